@@ -7,7 +7,7 @@ find_package(spdlog 1.10 CONFIG REQUIRED)            # libspdlog-dev
 find_package(LibArchive 3.6 REQUIRED)                # libarchive-dev
 find_package(OpenSSL 3.0 REQUIRED)                   # libssl-dev
 find_package(SQLite3 REQUIRED)                       # libsqlite3-dev
-find_package(Boost 1.81...<1.82 CONFIG REQUIRED COMPONENTS json url)  # libboost-{json,url}1.81-dev
+find_package(Boost 1.81 CONFIG REQUIRED COMPONENTS json url)  # libboost-{json,url}1.81-dev
 find_package(Protobuf REQUIRED)                      # libprotobuf-dev, protobuf-compiler
 find_package(gRPC CONFIG REQUIRED)                   # libgrpc++-dev, protobuf-compiler-grpc
 find_program(GRPC_CPP_PLUGIN grpc_cpp_plugin REQUIRED)

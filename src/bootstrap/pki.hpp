@@ -39,7 +39,7 @@ struct CertificateInfo {
 inline constexpr std::chrono::days kRenewBefore{30};
 
 class CertificateAuthority {
-public:
+  public:
     // Loads `dir`/ca.crt and `dir`/ca.key, or creates both (valid 10 years) when neither exists.
     // A missing half, an unreadable or corrupt file, or a key that does not match the
     // certificate throws Error(kState, "PKI_CORRUPT_...") naming the file; nothing is replaced.
@@ -62,7 +62,7 @@ public:
     // True when `cert_pem` was signed by this CA's key.
     bool signed_this(const std::string& cert_pem) const;
 
-private:
+  private:
     struct Impl;
     explicit CertificateAuthority(std::unique_ptr<Impl> impl);
     std::unique_ptr<Impl> impl_;
@@ -90,11 +90,11 @@ struct NodePkiSpec {
 };
 struct NodePkiFiles {
     std::filesystem::path ca_cert;
-    std::filesystem::path apiserver_cert, apiserver_key;        // serving
-    std::filesystem::path admin_cert, admin_key;                // CN=kcube-admin O=system:masters
-    std::filesystem::path kubelet_cert, kubelet_key;            // kubelet serving
+    std::filesystem::path apiserver_cert, apiserver_key;  // serving
+    std::filesystem::path admin_cert, admin_key;          // CN=kcube-admin O=system:masters
+    std::filesystem::path kubelet_cert, kubelet_key;      // kubelet serving
     std::filesystem::path kubelet_client_cert, kubelet_client_key;  // apiserver -> kubelet
-    std::filesystem::path sa_key, sa_pub;                       // service-account signing
+    std::filesystem::path sa_key, sa_pub;                           // service-account signing
 };
 // Ensures every file of NodePkiFiles under `dir` (see ensure_certificate), copying the CA cert.
 NodePkiFiles ensure_node_pki(const CertificateAuthority& ca, const std::filesystem::path& dir,

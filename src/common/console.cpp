@@ -1,8 +1,7 @@
 #include "common/console.hpp"
 
-#include <unistd.h>
-
 #include <spdlog/spdlog.h>
+#include <unistd.h>
 
 #include "common/error.hpp"
 

@@ -9,7 +9,7 @@ namespace kcube {
 class Error;
 
 class Console {
-public:
+  public:
     explicit Console(std::FILE* out = stderr);
 
     // "* Creating the cluster CA ..." ; on a terminal the marker is a bullet.
@@ -20,7 +20,7 @@ public:
     void error(const Error& error) const;
     bool is_tty() const { return tty_; }
 
-private:
+  private:
     void line(std::string_view marker, std::string_view message) const;
     std::FILE* out_;
     bool tty_;

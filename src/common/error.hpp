@@ -8,17 +8,17 @@ namespace kcube {
 // Process exit codes; documented in README.md ("Exit codes"). Never renumber.
 enum class ExitCode : int {
     kOk = 0,
-    kInternal = 1,   // a bug or an unexpected failure
-    kUsage = 2,      // unknown command/flag/key, invalid argument or value
-    kNotFound = 3,   // a named thing (profile, config key, file) does not exist
-    kState = 4,      // kcube's own state on disk is corrupt or unreadable
-    kHost = 5,       // the host lacks something: permission, disk space, a program
-    kDriver = 6,     // no usable driver, or the chosen one is missing or unhealthy
-    kCluster = 7,    // the cluster failed to start, stop or become ready
+    kInternal = 1,  // a bug or an unexpected failure
+    kUsage = 2,     // unknown command/flag/key, invalid argument or value
+    kNotFound = 3,  // a named thing (profile, config key, file) does not exist
+    kState = 4,     // kcube's own state on disk is corrupt or unreadable
+    kHost = 5,      // the host lacks something: permission, disk space, a program
+    kDriver = 6,    // no usable driver, or the chosen one is missing or unhealthy
+    kCluster = 7,   // the cluster failed to start, stop or become ready
 };
 
 class Error : public std::runtime_error {
-public:
+  public:
     Error(ExitCode code, std::string reason, const std::string& message, std::string advice = {})
         : std::runtime_error(message),
           code_(code),
@@ -30,7 +30,7 @@ public:
     const std::string& reason() const noexcept { return reason_; }
     const std::string& advice() const noexcept { return advice_; }
 
-private:
+  private:
     ExitCode code_;
     std::string reason_;
     std::string advice_;

@@ -36,7 +36,7 @@ namespace {
 }
 
 class Fd {
-public:
+  public:
     explicit Fd(int fd) : fd_(fd) {}
     ~Fd() {
         if (fd_ >= 0) ::close(fd_);
@@ -51,7 +51,7 @@ public:
         return rc;
     }
 
-private:
+  private:
     int fd_;
 };
 
@@ -108,7 +108,8 @@ void write_file_atomic(const stdfs::path& path, std::string_view content, mode_t
         }
         if (::fsync(fd.get()) != 0) throw_io_error(errno, "cannot sync", temp);
         if (fd.close() != 0) throw_io_error(errno, "cannot close", temp);
-        if (::rename(temp.c_str(), path.c_str()) != 0) throw_io_error(errno, "cannot replace", path);
+        if (::rename(temp.c_str(), path.c_str()) != 0)
+            throw_io_error(errno, "cannot replace", path);
         renamed = true;
         Fd dir_fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
         if (dir_fd.get() >= 0) ::fsync(dir_fd.get());
@@ -139,6 +140,8 @@ FileLock::FileLock(const stdfs::path& path, std::chrono::milliseconds timeout)
     }
 }
 
-FileLock::~FileLock() { ::unlink(lock_path_.c_str()); }
+FileLock::~FileLock() {
+    ::unlink(lock_path_.c_str());
+}
 
 }  // namespace kcube::fs

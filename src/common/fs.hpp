@@ -26,14 +26,14 @@ void ensure_dir(const stdfs::path& dir, mode_t mode = 0700);
 // Holds `<path>.lock` (created with O_EXCL, the convention kubectl also uses for kubeconfig
 // files) for its lifetime. Waits up to `timeout` for another holder, then throws Error.
 class FileLock {
-public:
+  public:
     explicit FileLock(const stdfs::path& path,
                       std::chrono::milliseconds timeout = std::chrono::seconds(10));
     ~FileLock();
     FileLock(const FileLock&) = delete;
     FileLock& operator=(const FileLock&) = delete;
 
-private:
+  private:
     stdfs::path lock_path_;
 };
 

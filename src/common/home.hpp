@@ -7,7 +7,7 @@
 namespace kcube {
 
 class KcubeHome {
-public:
+  public:
     explicit KcubeHome(std::filesystem::path root) : root_(std::move(root)) {}
     // $KCUBE_HOME, else $HOME/.kcube. Throws Error when neither variable is usable.
     static KcubeHome from_environment();
@@ -25,7 +25,7 @@ public:
     // The CA shared by every profile.
     std::filesystem::path certs_dir() const { return root_ / "certs"; }
 
-private:
+  private:
     std::filesystem::path root_;
 };
 

@@ -28,8 +28,8 @@ void init(int verbosity, bool also_to_stderr) {
 
 void attach_file(const std::filesystem::path& file) {
     fs::ensure_dir(file.parent_path());
-    auto sink = std::make_shared<spdlog::sinks::rotating_file_sink_mt>(file.string(),
-                                                                       5 * 1024 * 1024, 5);
+    auto sink =
+        std::make_shared<spdlog::sinks::rotating_file_sink_mt>(file.string(), 5 * 1024 * 1024, 5);
     sink->set_level(spdlog::level::debug);
     sink->set_pattern("%Y-%m-%dT%H:%M:%S.%f %L %t] %v");
     spdlog::default_logger()->sinks().push_back(sink);

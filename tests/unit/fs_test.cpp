@@ -1,3 +1,5 @@
+#include "common/fs.hpp"
+
 #include <doctest/doctest.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -5,7 +7,6 @@
 #include <filesystem>
 
 #include "common/error.hpp"
-#include "common/fs.hpp"
 #include "test_support.hpp"
 
 using kcube::Error;
@@ -17,7 +18,7 @@ TEST_CASE("write_file_atomic creates parents, sets the mode and replaces content
     const auto file = tmp / "a/b/config.yaml";
     fs::write_file_atomic(file, "one\n", 0600);
     CHECK(fs::read_file(file) == "one\n");
-    struct stat st{};
+    struct stat st {};
     REQUIRE(::stat(file.c_str(), &st) == 0);
     CHECK((st.st_mode & 0777) == 0600);
     fs::write_file_atomic(file, "two\n", 0644);

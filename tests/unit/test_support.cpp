@@ -29,7 +29,8 @@ std::string drain(int fd) {
     std::string data;
     char buffer[8192];
     ssize_t n;
-    while ((n = ::read(fd, buffer, sizeof buffer)) > 0) data.append(buffer, static_cast<size_t>(n));
+    while ((n = ::read(fd, buffer, sizeof buffer)) > 0)
+        data.append(buffer, static_cast<size_t>(n));
     ::close(fd);
     return data;
 }
@@ -47,14 +48,18 @@ RunResult run(const std::vector<std::string>& argv, const std::vector<std::strin
     posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
 
     std::vector<std::string> env_strings;
-    for (char** e = environ; *e != nullptr; ++e) env_strings.emplace_back(*e);
-    for (const auto& extra : env) env_strings.push_back(extra);
+    for (char** e = environ; *e != nullptr; ++e)
+        env_strings.emplace_back(*e);
+    for (const auto& extra : env)
+        env_strings.push_back(extra);
     std::vector<char*> envp;
-    for (auto& s : env_strings) envp.push_back(s.data());
+    for (auto& s : env_strings)
+        envp.push_back(s.data());
     envp.push_back(nullptr);
     std::vector<std::string> args = argv;
     std::vector<char*> argp;
-    for (auto& s : args) argp.push_back(s.data());
+    for (auto& s : args)
+        argp.push_back(s.data());
     argp.push_back(nullptr);
 
     pid_t pid;
@@ -78,6 +83,8 @@ RunResult run(const std::vector<std::string>& argv, const std::vector<std::strin
     return result;
 }
 
-std::string kubectl() { return KCUBE_TEST_KUBECTL; }
+std::string kubectl() {
+    return KCUBE_TEST_KUBECTL;
+}
 
 }  // namespace kcube::testing

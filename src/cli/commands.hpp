@@ -1,0 +1,16 @@
+#pragma once
+// One function per command file; app.cpp calls each to attach its command to the root.
+namespace CLI {
+class App;
+}
+
+namespace kcube::cli {
+
+struct Context;
+
+void add_version_command(CLI::App& root, Context& context);
+void add_config_command(CLI::App& root, Context& context);
+void add_profile_command(CLI::App& root, Context& context);
+void add_start_command(CLI::App& root, Context& context);
+
+}  // namespace kcube::cli
