@@ -23,6 +23,7 @@ std::optional<std::string> resolve(const std::string& flag, std::string_view key
 
 void start(Context& context, const StartFlags& flags) {
     const std::string profile = context.profile();
+    context.log_to_profile(profile);
     const auto settings = config::Settings::load(context.home().config_file());
     const auto driver = resolve(flags.driver, "driver", settings);
     resolve(flags.cpus, "cpus", settings);

@@ -132,7 +132,11 @@ ProfileListing list_profiles(const KcubeHome& home) {
     std::error_code ec;
     std::vector<std::string> names;
     for (const auto& entry : std::filesystem::directory_iterator(home.profiles_dir(), ec)) {
-        if (entry.is_directory()) names.push_back(entry.path().filename().string());
+        // A directory without config.json is a profile that was never created (a failed first
+        // `kcube start` leaves only its logs there); it is not a cluster to list.
+        if (entry.is_directory() && std::filesystem::exists(entry.path() / "config.json")) {
+            names.push_back(entry.path().filename().string());
+        }
     }
     std::sort(names.begin(), names.end());
     for (const auto& name : names) {

@@ -111,6 +111,11 @@ run -p kcube profile; expect_out "^kcube$" "-p overrides the default profile"
 # --- start (no driver in this build yet) -------------------------------------------------------
 run start; expect_rc 6 "start without a driver"; expect_err "no driver is available yet" "start says plainly that no driver exists"
 run start --driver=qemu; expect_rc 6 "start --driver=qemu"; expect_err "DRV_NOT_AVAILABLE" "driver not available reason"
+run -p fresh start; expect_rc 6 "start of a new profile without a driver"
+grep -q "DRV_NONE_AVAILABLE" "$KCUBE_HOME/profiles/fresh/logs/kcube.log" && pass "start logs to the profile's kcube.log" || fail "no profile log"
+run profile list -o json; expect_json "[p['name'] for p in d['valid']]" "['dev']" "a failed first start creates no profile"
+run -v start; expect_err "^I.*Starting cluster" "-v shows info log lines on stderr"
+run start; if grep -Eq "^I[0-9]" "$work/err"; then fail "info log lines without -v"; else pass "no log lines on stderr without -v"; fi
 run start --driver=hyperv; expect_rc 2 "start with an unknown driver"
 run start --memory=lots; expect_rc 2 "start with an invalid memory size"
 
