@@ -1,0 +1,74 @@
+#pragma once
+// Structural schemas of API types: a subset of OpenAPI v3 with Kubernetes' extensions. One model
+// serves strategic merge patch (merge keys/strategies), server-side apply (list types and map
+// keys), unknown-field detection and pruning, CRD validation, `kubectl explain` (OpenAPI v3
+// export) and discovery. Built-in definitions are kcube's own data (src/cluster/api/schemas/).
+#include <boost/json/fwd.hpp>
+#include <map>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace kcube::api {
+
+struct Schema {
+    // A reference to a named definition (e.g. "io.k8s.api.core.v1.PodSpec"); when set, the
+    // other fields are unused. SchemaSet::resolve() follows it.
+    std::string ref;
+
+    std::string type;    // "object", "array", "string", "integer", "number", "boolean", "" = any
+    std::string format;  // "int32", "int64", "date-time", "byte", "double", ...
+    std::string description;
+    std::vector<std::string> enum_values;
+    std::vector<std::string> required;
+
+    std::map<std::string, std::shared_ptr<const Schema>> properties;  // type object
+    std::shared_ptr<const Schema> additional_properties;              // map[string]X
+    std::shared_ptr<const Schema> items;                              // type array
+
+    bool int_or_string = false;            // x-kubernetes-int-or-string
+    bool preserve_unknown_fields = false;  // x-kubernetes-preserve-unknown-fields
+    bool embedded_resource = false;        // x-kubernetes-embedded-resource
+    bool nullable = false;
+
+    // Strategic merge patch: x-kubernetes-patch-strategy ("merge", "replace", "retainKeys",
+    // "merge,retainKeys") and x-kubernetes-patch-merge-key.
+    std::string patch_strategy;
+    std::string patch_merge_key;
+    // Server-side apply: x-kubernetes-list-type ("atomic", "set", "map"),
+    // x-kubernetes-list-map-keys, x-kubernetes-map-type ("granular", "atomic").
+    std::string list_type;
+    std::vector<std::string> list_map_keys;
+    std::string map_type;
+
+    // The schema of property `name` (nullptr if none); follows `ref`s through `set`.
+    const Schema* property(std::string_view name) const;
+};
+
+// Named definitions, resolving references.
+class SchemaSet {
+public:
+    void add(std::string name, std::shared_ptr<const Schema> schema);
+    const Schema* find(std::string_view name) const;
+    // `node` itself, or the definition its `ref` names (nullptr if unknown).
+    const Schema* resolve(const Schema* node) const;
+    const std::map<std::string, std::shared_ptr<const Schema>, std::less<>>& definitions() const {
+        return definitions_;
+    }
+    // Parses OpenAPI v3 `components.schemas`-shaped JSON ({name: schema, ...}), with "$ref":
+    // "#/components/schemas/NAME" references and the x-kubernetes-* extensions above.
+    void add_openapi(const boost::json::object& schemas);
+    // The reverse: every definition as OpenAPI v3 `components.schemas` JSON.
+    boost::json::object to_openapi() const;
+
+private:
+    std::map<std::string, std::shared_ptr<const Schema>, std::less<>> definitions_;
+};
+
+// Follows refs: the child schemas a navigator needs, each nullptr when unknown.
+const Schema* property_of(const SchemaSet& set, const Schema* object, std::string_view name);
+const Schema* items_of(const SchemaSet& set, const Schema* array);
+const Schema* additional_of(const SchemaSet& set, const Schema* map);
+
+}  // namespace kcube::api
