@@ -72,6 +72,7 @@ void build(CLI::App& app, Context& context) {
     add_config_command(app, context);
     add_profile_command(app, context);
     add_version_command(app, context);
+    add_node_command(app, context);
     // Logging must reflect -v before any command runs; CLI11 runs this before subcommand callbacks.
     app.parse_complete_callback(
         [&context] { log::init(context.verbosity, context.also_log_to_stderr); });

@@ -12,5 +12,6 @@ void add_version_command(CLI::App& root, Context& context);
 void add_config_command(CLI::App& root, Context& context);
 void add_profile_command(CLI::App& root, Context& context);
 void add_start_command(CLI::App& root, Context& context);
+void add_node_command(CLI::App& root, Context& context);
 
 }  // namespace kcube::cli

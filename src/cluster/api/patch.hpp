@@ -16,12 +16,12 @@ class SchemaSet;
 // answers it with 422 Unprocessable Entity (upstream's behaviour) unless `bad_request` is set,
 // which means the patch document itself is malformed (400 Bad Request).
 class PatchError : public std::runtime_error {
-public:
+  public:
     PatchError(const std::string& message, bool bad_request = false)
         : std::runtime_error(message), bad_request_(bad_request) {}
     bool bad_request() const noexcept { return bad_request_; }
 
-private:
+  private:
     bool bad_request_;
 };
 

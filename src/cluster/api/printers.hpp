@@ -25,6 +25,10 @@ struct Printer {
     // Cells of one row, one per column, in order. `now` makes ages deterministic in tests.
     boost::json::array (*cells)(const boost::json::object& object,
                                 std::chrono::system_clock::time_point now) = nullptr;
+    // The row's "conditions" (metav1.TableRowCondition objects), for the kinds whose upstream
+    // printer sets them (a Succeeded or Failed Pod is "Completed"); nullptr for the others. An
+    // empty array means no "conditions" field in the row (upstream omits it when empty).
+    boost::json::array (*conditions)(const boost::json::object& object) = nullptr;
 };
 
 // The printer for a built-in kind (group "" for core), or nullptr: the server then uses the
@@ -36,8 +40,9 @@ const Printer* find_printer(std::string_view group, std::string_view kind);
 const Printer& default_printer();
 
 // kubectl's human duration ("5s", "3m2s", "4h", "2d3h", "5y"), as in apimachinery's
-// duration.HumanDuration; ages are printed by the client from the "date" column, but some
-// columns (e.g. Job Duration, CronJob Last Schedule) are computed on the server.
+// duration.HumanDuration. Upstream's built-in printers compute their Age cells (and Job
+// Duration, CronJob Last Schedule, Event times) on the server with it; only the default table's
+// "Created At" column (type date) is turned into an age by the client.
 std::string human_duration(std::chrono::system_clock::duration d);
 
 }  // namespace kcube::api

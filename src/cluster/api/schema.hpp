@@ -12,9 +12,20 @@
 
 namespace kcube::api {
 
+// One entry of x-kubernetes-group-version-kind: the API kinds a definition is served as.
+struct GroupVersionKind {
+    std::string group;  // "" for the core group
+    std::string version;
+    std::string kind;
+
+    friend bool operator==(const GroupVersionKind&, const GroupVersionKind&) = default;
+};
+
 struct Schema {
-    // A reference to a named definition (e.g. "io.k8s.api.core.v1.PodSpec"); when set, the
-    // other fields are unused. SchemaSet::resolve() follows it.
+    // A reference to a named definition (e.g. "io.k8s.api.core.v1.PodSpec"); when set, the type
+    // fields are unused and SchemaSet::resolve() follows it. A field that refers to a definition
+    // may still carry its own description, nullable and patch/list metadata here (OpenAPI v3
+    // writes such a field as {"allOf": [{"$ref": ...}], ...}).
     std::string ref;
 
     std::string type;    // "object", "array", "string", "integer", "number", "boolean", "" = any
@@ -42,13 +53,17 @@ struct Schema {
     std::vector<std::string> list_map_keys;
     std::string map_type;
 
-    // The schema of property `name` (nullptr if none); follows `ref`s through `set`.
+    // x-kubernetes-group-version-kind, on the definitions of top-level kinds and their lists.
+    std::vector<GroupVersionKind> group_version_kinds;
+
+    // This node's own property `name` (nullptr if none), as written: possibly a ref node that
+    // carries the field's metadata. property_of() also follows refs.
     const Schema* property(std::string_view name) const;
 };
 
 // Named definitions, resolving references.
 class SchemaSet {
-public:
+  public:
     void add(std::string name, std::shared_ptr<const Schema> schema);
     const Schema* find(std::string_view name) const;
     // `node` itself, or the definition its `ref` names (nullptr if unknown).
@@ -57,16 +72,21 @@ public:
         return definitions_;
     }
     // Parses OpenAPI v3 `components.schemas`-shaped JSON ({name: schema, ...}), with "$ref":
-    // "#/components/schemas/NAME" references and the x-kubernetes-* extensions above.
+    // "#/components/schemas/NAME" references and the x-kubernetes-* extensions above. Keywords
+    // outside this model (pattern, minimum, oneOf...) are ignored; a known keyword of the wrong
+    // JSON type throws std::invalid_argument naming the definition and path. Definitions
+    // already present are replaced.
     void add_openapi(const boost::json::object& schemas);
     // The reverse: every definition as OpenAPI v3 `components.schemas` JSON.
     boost::json::object to_openapi() const;
 
-private:
+  private:
     std::map<std::string, std::shared_ptr<const Schema>, std::less<>> definitions_;
 };
 
-// Follows refs: the child schemas a navigator needs, each nullptr when unknown.
+// Follows refs: the child schemas a navigator needs (the resolved definition when the child is a
+// ref), each nullptr when unknown. A ref-typed field's own metadata (e.g. DeploymentSpec.strategy's
+// patch strategy "retainKeys") is on set.resolve(object)->property(name).
 const Schema* property_of(const SchemaSet& set, const Schema* object, std::string_view name);
 const Schema* items_of(const SchemaSet& set, const Schema* array);
 const Schema* additional_of(const SchemaSet& set, const Schema* map);

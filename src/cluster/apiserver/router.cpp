@@ -1,0 +1,450 @@
+#include "cluster/apiserver/router.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <boost/json.hpp>
+
+#include "cluster/api/errors.hpp"
+#include "cluster/api/meta.hpp"
+#include "cluster/api/service.hpp"
+#include "cluster/apiserver/discovery.hpp"
+#include "cluster/apiserver/openapi.hpp"
+#include "cluster/apiserver/table.hpp"
+
+namespace kcube::apiserver {
+namespace json = boost::json;
+using api::ApiError;
+
+std::string Request::param(const std::string& name) const {
+    auto it = query.find(name);
+    return it == query.end() ? "" : it->second;
+}
+
+namespace {
+
+constexpr std::string_view kAggregatedV2 =
+    "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList";
+
+Response json_response(int status, const json::value& body) {
+    Response response;
+    response.status = status;
+    response.body = json::serialize(body);
+    return response;
+}
+
+Response text_response(int status, std::string body) {
+    Response response;
+    response.status = status;
+    response.content_type = "text/plain; charset=utf-8";
+    response.body = std::move(body);
+    return response;
+}
+
+ApiError path_not_found() {
+    return ApiError(404, "NotFound", "the server could not find the requested resource")
+        .with_details({});
+}
+
+std::vector<std::string> split_path(const std::string& path) {
+    std::vector<std::string> parts;
+    size_t start = 0;
+    while (start < path.size()) {
+        size_t slash = path.find('/', start);
+        if (slash == std::string::npos) slash = path.size();
+        if (slash > start) parts.push_back(path.substr(start, slash - start));
+        start = slash + 1;
+    }
+    return parts;
+}
+
+bool is_true(const std::string& value) {
+    return value == "true" || value == "1";
+}
+
+api::ListOptions list_options(const Request& request) {
+    api::ListOptions options;
+    options.label_selector = request.param("labelSelector");
+    options.field_selector = request.param("fieldSelector");
+    options.resource_version = request.param("resourceVersion");
+    options.resource_version_match = request.param("resourceVersionMatch");
+    options.continue_token = request.param("continue");
+    if (const auto limit = request.param("limit"); !limit.empty()) {
+        try {
+            options.limit = std::stoll(limit);
+        } catch (const std::exception&) {
+            throw api::bad_request("invalid limit \"" + limit + "\"");
+        }
+    }
+    return options;
+}
+
+json::object parse_body(const Request& request) {
+    if (request.content_type.find("protobuf") != std::string::npos) {
+        throw api::unsupported_media_type(
+            "the body of the request was in an unknown format - "
+            "accepted media types include: application/json, "
+            "application/yaml");
+    }
+    if (request.body.empty()) throw api::bad_request("the request body is empty");
+    json::value value;
+    try {
+        value = json::parse(request.body);
+    } catch (const std::exception& e) {
+        throw api::bad_request(std::string("couldn't get version/kind; json parse error: ") +
+                               e.what());
+    }
+    if (!value.is_object()) {
+        throw api::bad_request(
+            "couldn't get version/kind; json parse error: json: cannot unmarshal " +
+            std::string(value.is_array() ? "array" : "value") +
+            " into Go value of type struct { APIVersion string "
+            "\"json:\\\"apiVersion,omitempty\\\"\"; "
+            "Kind string \"json:\\\"kind,omitempty\\\"\" }");
+    }
+    return std::move(value.as_object());
+}
+
+api::WriteOptions write_options(const Request& request, std::vector<std::string>* warnings) {
+    api::WriteOptions options;
+    options.dry_run = request.param("dryRun") == "All";
+    if (request.has_param("dryRun") && !options.dry_run) {
+        throw api::bad_request("Invalid dry run value: " + request.param("dryRun") +
+                               "; supported values are: [All]");
+    }
+    options.field_manager = request.param("fieldManager");
+    options.field_validation = request.param("fieldValidation");
+    if (!options.field_validation.empty() && options.field_validation != "Strict" &&
+        options.field_validation != "Warn" && options.field_validation != "Ignore") {
+        throw api::bad_request("fieldValidation must be one of Ignore, Warn, or Strict, got " +
+                               options.field_validation);
+    }
+    options.force = is_true(request.param("force"));
+    options.warnings = warnings;
+    return options;
+}
+
+api::DeleteOptions delete_options(const Request& request) {
+    api::DeleteOptions options;
+    if (!request.body.empty()) {
+        json::value body;
+        try {
+            body = json::parse(request.body);
+        } catch (const std::exception& e) {
+            throw api::bad_request(std::string("invalid DeleteOptions: ") + e.what());
+        }
+        if (body.is_object()) {
+            const auto& o = body.as_object();
+            if (const auto* g = o.if_contains("gracePeriodSeconds"); g && g->is_int64()) {
+                options.grace_period_seconds = g->as_int64();
+            }
+            if (const auto* p = o.if_contains("propagationPolicy"); p && p->is_string()) {
+                options.propagation_policy = p->as_string();
+            }
+            if (const auto* o2 = o.if_contains("orphanDependents"); o2 && o2->is_bool()) {
+                if (options.propagation_policy.empty()) {
+                    options.propagation_policy = o2->as_bool() ? "Orphan" : "Background";
+                }
+            }
+            if (const auto* pre = o.if_contains("preconditions"); pre && pre->is_object()) {
+                const auto& p = pre->as_object();
+                if (const auto* uid = p.if_contains("uid"); uid && uid->is_string()) {
+                    options.precondition_uid = uid->as_string();
+                }
+                if (const auto* rv = p.if_contains("resourceVersion"); rv && rv->is_string()) {
+                    options.precondition_resource_version = rv->as_string();
+                }
+            }
+            if (const auto* d = o.if_contains("dryRun"); d && d->is_array()) {
+                for (const auto& v : d->as_array()) {
+                    if (v.is_string() && v.as_string() == "All") options.dry_run = true;
+                }
+            }
+        }
+    }
+    if (const auto g = request.param("gracePeriodSeconds"); !g.empty()) {
+        try {
+            options.grace_period_seconds = std::stoll(g);
+        } catch (const std::exception&) {
+            throw api::bad_request("invalid gracePeriodSeconds \"" + g + "\"");
+        }
+    }
+    if (const auto p = request.param("propagationPolicy"); !p.empty()) {
+        options.propagation_policy = p;
+    }
+    if (request.param("dryRun") == "All") options.dry_run = true;
+    const auto& p = options.propagation_policy;
+    if (!p.empty() && p != "Orphan" && p != "Background" && p != "Foreground") {
+        throw api::bad_request("DeleteOptions.propagationPolicy: Unsupported value: \"" + p +
+                               "\": supported values: \"Foreground\", \"Background\", "
+                               "\"Orphan\"");
+    }
+    return options;
+}
+
+api::PatchType patch_type(const std::string& content_type) {
+    const std::string type = content_type.substr(0, content_type.find(';'));
+    if (type == "application/json-patch+json") return api::PatchType::kJson;
+    if (type == "application/merge-patch+json") return api::PatchType::kMerge;
+    if (type == "application/strategic-merge-patch+json") return api::PatchType::kStrategic;
+    if (type == "application/apply-patch+yaml") return api::PatchType::kApply;
+    throw api::unsupported_media_type(
+        "the body of the request was in an unknown format - "
+        "accepted media types include: "
+        "application/json-patch+json, "
+        "application/merge-patch+json, "
+        "application/apply-patch+yaml");
+}
+
+// Where a resource URL points, after /api/v1 or /apis/G/V.
+struct Target {
+    std::shared_ptr<const api::ResourceInfo> info;
+    std::string ns;
+    std::string name;
+    std::string subresource;
+};
+
+}  // namespace
+
+Router::Router(api::ResourceService& service, ServerInfo info)
+    : service_(service), info_(std::move(info)) {}
+
+Response Router::handle(const Request& request) {
+    try {
+        return route(request);
+    } catch (const ApiError& e) {
+        Response response = json_response(e.code(), e.to_status());
+        if (e.retry_after_seconds() > 0) {
+            response.headers.emplace_back("Retry-After", std::to_string(e.retry_after_seconds()));
+        }
+        return response;
+    } catch (const std::exception& e) {
+        spdlog::error("{} {}: {}", request.method, request.path, e.what());
+        return json_response(500, api::internal_error(e.what()).to_status());
+    }
+}
+
+std::string Router::encode_event(const api::WatchEvent& event, const WatchPlan& plan) {
+    json::object object = event.object;
+    if (plan.as_table &&
+        (event.type == "ADDED" || event.type == "MODIFIED" || event.type == "DELETED")) {
+        object = to_table(*plan.resource, object, false, "Metadata");
+    } else if (event.type != "ERROR" && event.type != "BOOKMARK") {
+        object["kind"] = plan.resource->kind;
+        object["apiVersion"] = plan.resource->api_version();
+    }
+    return json::serialize(json::object{{"type", event.type}, {"object", std::move(object)}}) +
+           "\n";
+}
+
+Response Router::route(const Request& request) {
+    const auto& path = request.path;
+    if (path == "/healthz" || path == "/livez" || path == "/readyz") {
+        const bool ok = path != "/readyz" || ready_;
+        if (request.has_param("verbose")) {
+            std::string body = "[+]ping ok\n[+]log ok\n";
+            body += std::string(ok ? "[+]" : "[-]") + "store ok\n";
+            body += path.substr(1) + (ok ? " check passed\n" : " check failed\n");
+            return text_response(ok ? 200 : 500, body);
+        }
+        return text_response(ok ? 200 : 500, ok ? "ok" : "not ready");
+    }
+    if (path == "/version") {
+        const std::string& v = info_.kubernetes_version;
+        const auto dot1 = v.find('.');
+        const auto dot2 = v.find('.', dot1 + 1);
+        return json_response(200, json::object{{"major", v.substr(1, dot1 - 1)},
+                                               {"minor", v.substr(dot1 + 1, dot2 - dot1 - 1)},
+                                               {"gitVersion", v},
+                                               {"gitCommit", info_.commit},
+                                               {"gitTreeState", "clean"},
+                                               {"buildDate", info_.build_date},
+                                               {"goVersion", "kcube"},
+                                               {"compiler", "gcc"},
+                                               {"platform", "linux/amd64"}});
+    }
+    if (!request.user.authenticated()) throw api::unauthorized();
+
+    const auto parts = split_path(path);
+    const auto& registry = service_.registry();
+    const bool aggregated = request.accept.find("as=APIGroupDiscoveryList") != std::string::npos &&
+                            request.accept.find("v=v2") != std::string::npos;
+    auto discovery = [&](json::object body) {
+        Response response = json_response(200, body);
+        if (aggregated) response.content_type = std::string(kAggregatedV2);
+        return response;
+    };
+    if (parts.size() == 1 && parts[0] == "api") {
+        if (aggregated) return discovery(aggregated_discovery(registry, true));
+        return json_response(200, api_versions(info_.advertise_address));
+    }
+    if (parts.size() == 1 && parts[0] == "apis") {
+        if (aggregated) return discovery(aggregated_discovery(registry, false));
+        return json_response(200, api_group_list(registry));
+    }
+    if (parts.size() >= 2 && parts[0] == "openapi" && parts[1] == "v3") {
+        if (parts.size() == 2) return json_response(200, openapi_v3_root(registry));
+        std::string gv_path;
+        for (size_t i = 2; i < parts.size(); ++i)
+            gv_path += (i > 2 ? "/" : "") + parts[i];
+        auto document =
+            openapi_v3_document(registry, service_.schemas(), gv_path, info_.kubernetes_version);
+        if (document.empty()) throw path_not_found();
+        return json_response(200, document);
+    }
+    if (parts.empty() || (parts[0] != "api" && parts[0] != "apis")) throw path_not_found();
+
+    std::string group, version;
+    size_t rest;
+    if (parts[0] == "api") {
+        if (parts[1] != "v1") throw path_not_found();
+        version = "v1";
+        rest = 2;
+    } else {
+        group = parts[1];
+        if (parts.size() == 2) {
+            auto body = api_group(registry, group);
+            if (body.empty()) throw path_not_found();
+            return json_response(200, body);
+        }
+        version = parts[2];
+        rest = 3;
+    }
+    if (parts.size() == rest) {
+        auto body = api_resource_list(registry, group, version);
+        if (body.empty()) throw path_not_found();
+        return json_response(200, body);
+    }
+
+    Target target;
+    std::vector<std::string> r(parts.begin() + static_cast<long>(rest), parts.end());
+    if (r.size() >= 3 && r[0] == "namespaces" && r[2] != "status" && r[2] != "finalize") {
+        target.ns = r[1];
+        r.erase(r.begin(), r.begin() + 2);
+    }
+    target.info = registry.find(group, version, r[0]);
+    if (!target.info || r.size() > 3) throw path_not_found();
+    if (!target.ns.empty() && !target.info->namespaced) throw path_not_found();
+    if (r.size() >= 2) target.name = r[1];
+    if (r.size() == 3) {
+        target.subresource = r[2];
+        if (!target.info->has_subresource(target.subresource)) throw path_not_found();
+    }
+    const auto& info = *target.info;
+    const bool is_collection = target.name.empty();
+    auto not_allowed = [&] {
+        return api::method_not_allowed(
+            "the server does not allow this method on the requested "
+            "resource");
+    };
+    auto check_verb = [&](const char* verb) {
+        if (!info.has_verb(verb)) throw not_allowed();
+    };
+    const std::string include_object =
+        request.param("includeObject").empty() ? "Metadata" : request.param("includeObject");
+    const bool table = wants_table(request.accept);
+    if (!target.subresource.empty() && target.subresource != "status" &&
+        target.subresource != "scale" && target.subresource != "finalize") {
+        throw ApiError(501, "NotImplemented",
+                       "the " + target.subresource + " subresource of " + info.plural +
+                           " is not served by this node yet");
+    }
+    std::vector<std::string> warnings;
+    auto finish = [&](int status, const json::object& body) {
+        Response response = json_response(status, body);
+        for (const auto& w : warnings)
+            response.headers.emplace_back("Warning", "299 - \"" + w + "\"");
+        return response;
+    };
+
+    if (request.method == "GET") {
+        if (is_collection) {
+            const bool watch = is_true(request.param("watch"));
+            check_verb(watch ? "watch" : "list");
+            if (watch) {
+                auto plan = std::make_unique<WatchPlan>();
+                plan->stream = service_.watch(info, target.ns, list_options(request));
+                plan->resource = target.info;
+                plan->as_table = table;
+                plan->bookmarks = is_true(request.param("allowWatchBookmarks"));
+                if (const auto t = request.param("timeoutSeconds"); !t.empty()) {
+                    try {
+                        plan->timeout_seconds = std::stoi(t);
+                    } catch (const std::exception&) {
+                        throw api::bad_request("invalid timeoutSeconds \"" + t + "\"");
+                    }
+                }
+                Response response;
+                response.content_type = "application/json";
+                response.watch = std::move(plan);
+                return response;
+            }
+            auto listing = service_.list(info, target.ns, list_options(request));
+            if (table) return json_response(200, to_table(info, listing, true, include_object));
+            return json_response(200, listing);
+        }
+        check_verb("get");
+        json::object object = target.subresource == "scale"
+                                  ? service_.get_scale(info, target.ns, target.name)
+                                  : service_.get(info, target.ns, target.name);
+        if (table && target.subresource.empty()) {
+            return json_response(200, to_table(info, object, false, include_object));
+        }
+        return json_response(200, object);
+    }
+    if (request.method == "POST") {
+        if (!is_collection) throw not_allowed();
+        check_verb("create");
+        auto options = write_options(request, &warnings);
+        if (info.virtual_resource) {
+            // SelfSubjectAccessReview / RulesReview: the node's authorizer answers.
+            json::object review = parse_body(request);
+            json::object status{{"allowed", true}, {"reason", "kcube: authenticated user"}};
+            if (info.kind == "SelfSubjectRulesReview") {
+                status = json::object{
+                    {"resourceRules", json::array{json::object{{"verbs", json::array{"*"}},
+                                                               {"apiGroups", json::array{"*"}},
+                                                               {"resources", json::array{"*"}}}}},
+                    {"nonResourceRules",
+                     json::array{json::object{{"verbs", json::array{"*"}},
+                                              {"nonResourceURLs", json::array{"*"}}}}},
+                    {"incomplete", false}};
+            }
+            review["status"] = std::move(status);
+            review["apiVersion"] = info.api_version();
+            review["kind"] = info.kind;
+            return finish(201, review);
+        }
+        auto created = service_.create(info, target.ns, parse_body(request), options);
+        return finish(201, created);
+    }
+    if (request.method == "PUT") {
+        if (is_collection) throw not_allowed();
+        check_verb("update");
+        auto options = write_options(request, &warnings);
+        auto updated = service_.update(info, target.ns, target.name, parse_body(request), options,
+                                       target.subresource == "finalize" ? "" : target.subresource);
+        return finish(200, updated);
+    }
+    if (request.method == "PATCH") {
+        if (is_collection) throw not_allowed();
+        check_verb("patch");
+        const auto type = patch_type(request.content_type);
+        auto options = write_options(request, &warnings);
+        auto patched = service_.patch(info, target.ns, target.name, type, request.body, options,
+                                      target.subresource);
+        return finish(200, patched);
+    }
+    if (request.method == "DELETE") {
+        if (!target.subresource.empty()) throw not_allowed();
+        if (is_collection) {
+            check_verb("deletecollection");
+            return finish(200, service_.remove_collection(info, target.ns, list_options(request),
+                                                          delete_options(request)));
+        }
+        check_verb("delete");
+        return finish(200, service_.remove(info, target.ns, target.name, delete_options(request)));
+    }
+    throw not_allowed();
+}
+
+}  // namespace kcube::apiserver

@@ -1,0 +1,40 @@
+#pragma once
+// Maps an HTTP request to a verb on a resource (or a discovery/health document) and encodes the
+// result. Knows nothing of sockets; the connection code calls handle() and streams watches.
+#include <memory>
+#include <string>
+
+#include "cluster/apiserver/http.hpp"
+
+namespace kcube::api {
+class ResourceService;
+class ResourceRegistry;
+}  // namespace kcube::api
+
+namespace kcube::apiserver {
+
+struct ServerInfo {
+    std::string kubernetes_version;  // "v1.32.0"
+    std::string commit;
+    std::string build_date;
+    std::string advertise_address;  // host:port for /api's serverAddressByClientCIDRs
+};
+
+class Router {
+  public:
+    Router(api::ResourceService& service, ServerInfo info);
+    Response handle(const Request& request);
+    // One watch event as a line on the wire (JSON + "\n"), Table-encoded if the plan says so.
+    static std::string encode_event(const api::WatchEvent& event, const WatchPlan& plan);
+
+    // Readiness checks shown by /readyz?verbose; the node adds its components.
+    void set_ready(bool ready) { ready_ = ready; }
+
+  private:
+    Response route(const Request& request);
+    api::ResourceService& service_;
+    ServerInfo info_;
+    bool ready_ = false;
+};
+
+}  // namespace kcube::apiserver

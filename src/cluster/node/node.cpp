@@ -1,0 +1,126 @@
+#include "cluster/node/node.hpp"
+
+#include <signal.h>
+#include <spdlog/spdlog.h>
+#include <unistd.h>
+
+#include <boost/json.hpp>
+#include <chrono>
+
+#include "bootstrap/kubeconfig.hpp"
+#include "bootstrap/pki.hpp"
+#include "cluster/api/builtin_schemas.hpp"
+#include "cluster/api/errors.hpp"
+#include "cluster/api/service.hpp"
+#include "cluster/apiserver/router.hpp"
+#include "cluster/apiserver/server.hpp"
+#include "cluster/controllers/crd_controller.hpp"
+#include "cluster/controllers/namespace_controller.hpp"
+#include "cluster/store/store.hpp"
+#include "common/error.hpp"
+#include "common/fs.hpp"
+#include "common/version.hpp"
+
+namespace kcube::node {
+namespace json = boost::json;
+
+const std::set<std::string>& known_components() {
+    static const std::set<std::string> components = {"kubelet", "proxy", "dns", "controllers",
+                                                     "scheduler"};
+    return components;
+}
+
+namespace {
+
+std::string host_name() {
+    char buffer[256] = {};
+    if (::gethostname(buffer, sizeof buffer - 1) != 0) return "kcube";
+    std::string name(buffer);
+    for (auto& c : name)
+        c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    return name.empty() ? "kcube" : name;
+}
+
+// The namespaces every cluster has.
+void ensure_system_namespaces(api::ResourceService& service) {
+    auto info = service.registry().find("", "v1", "namespaces");
+    for (const char* name : {"default", "kube-system", "kube-public", "kube-node-lease"}) {
+        try {
+            service.create(*info, "", json::object{{"metadata", json::object{{"name", name}}}}, {});
+        } catch (const api::ApiError& e) {
+            if (e.code() != 409) throw;
+        }
+    }
+}
+
+// Blocks SIGTERM/SIGINT in every thread started after it, so that sigwait() sees them.
+sigset_t block_stop_signals() {
+    sigset_t signals;
+    sigemptyset(&signals);
+    sigaddset(&signals, SIGTERM);
+    sigaddset(&signals, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+    return signals;
+}
+
+}  // namespace
+
+void run(const NodeOptions& options) {
+    const auto started = std::chrono::steady_clock::now();
+    const sigset_t stop_signals = block_stop_signals();
+    if (options.datastore != "sqlite") {
+        throw Error(ExitCode::kUsage, "NODE_BAD_DATASTORE",
+                    "unknown datastore \"" + options.datastore + "\"",
+                    "Only the embedded sqlite datastore is available.");
+    }
+    const auto& data = options.data_dir;
+    fs::ensure_dir(data, 0700);
+    const std::string node_name = options.node_name.empty() ? host_name() : options.node_name;
+
+    // PKI: the CA and every certificate live under DIR/pki, made on first run.
+    const auto pki_dir = data / "pki";
+    auto ca = pki::CertificateAuthority::load_or_create(pki_dir);
+    pki::NodePkiSpec spec{node_name, {}, {}};
+    if (options.listen_address != "0.0.0.0" && options.listen_address != "::") {
+        spec.ip_addresses.push_back(options.listen_address);
+    }
+    const auto files = pki::ensure_node_pki(ca, pki_dir, spec);
+
+    const std::string host =
+        options.listen_address == "0.0.0.0" ? "127.0.0.1" : options.listen_address;
+    const std::string server_url = "https://" + host + ":" + std::to_string(options.port);
+    kubeconfig::Entry admin{"kcube",         server_url, files.ca_cert, files.admin_cert,
+                            files.admin_key, "",         true};
+    fs::write_file_atomic(data / "admin.kubeconfig", kubeconfig::render(admin), 0600);
+
+    auto store = std::shared_ptr<store::Store>(store::open_sqlite_store(data / "state.db"));
+    auto registry = api::ResourceRegistry::with_builtins();
+    api::ResourceService service(store, registry, api::builtin_schemas());
+    ensure_system_namespaces(service);
+
+    apiserver::Router router(service, {kKubernetesVersion, build::kCommit, build::kBuildDate,
+                                       host + ":" + std::to_string(options.port)});
+    apiserver::HttpsServer server(options.listen_address, options.port,
+                                  {files.apiserver_cert, files.apiserver_key, files.ca_cert},
+                                  router);
+    server.start();
+    // Namespace finalization is part of the API's contract (delete --wait), so it runs even
+    // with --disable controllers.
+    controllers::NamespaceController namespace_controller(service);
+    controllers::CrdController crd_controller(service, *registry);
+    router.set_ready(true);
+    const auto elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(
+        std::chrono::steady_clock::now() - started);
+    spdlog::info("kcube node {} ready: API server at {} ({} ms)", node_name, server_url,
+                 elapsed.count());
+    std::fprintf(stderr, "kcube node %s ready: API server at %s (%lld ms)\n", node_name.c_str(),
+                 server_url.c_str(), static_cast<long long>(elapsed.count()));
+
+    int signal_number = 0;
+    sigwait(&stop_signals, &signal_number);
+    std::fprintf(stderr, "kcube node: %s received, stopping\n", strsignal(signal_number));
+    router.set_ready(false);
+    server.stop();
+}
+
+}  // namespace kcube::node

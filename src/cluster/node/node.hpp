@@ -1,0 +1,25 @@
+#pragma once
+// `kcube node run`: one process that is the whole node. It prepares its PKI and store, serves
+// the API, runs the enabled components, and stops cleanly on SIGTERM or SIGINT.
+#include <filesystem>
+#include <set>
+#include <string>
+
+namespace kcube::node {
+
+struct NodeOptions {
+    std::filesystem::path data_dir;
+    std::string listen_address = "0.0.0.0";
+    int port = 8443;
+    std::set<std::string> disabled;  // kubelet, proxy, dns, controllers, scheduler
+    std::string datastore = "sqlite";
+    std::string node_name;  // default: the host name
+};
+
+// The component names --disable accepts.
+const std::set<std::string>& known_components();
+
+// Runs until SIGTERM/SIGINT. Throws Error for problems found before serving.
+void run(const NodeOptions& options);
+
+}  // namespace kcube::node
