@@ -93,6 +93,8 @@ class Node:
 
     def cleanup(self):
         self.kill()
+        if getattr(self, "log", None):
+            self.log.close()
         shutil.rmtree(self.tmp, ignore_errors=True)
 
     def logs(self):

@@ -849,6 +849,45 @@ TEST_CASE("strategic merge patch: $setElementOrder") {
     }
 }
 
+TEST_CASE("strategic merge patch: upstream's ordering in corner cases") {
+    // These results were checked against the upstream Go code.
+    SUBCASE("kubectl apply removing one item and adding another before a server-only one") {
+        // Upstream deletes in place, so the added item takes the freed slot of the live list
+        // and sorts after the server-only item.
+        expect_smp(R"({"mergingList":[{"name":"1"},{"name":"2"},{"name":"3"}]})",
+                   R"({"$setElementOrder/mergingList":[{"name":"1"},{"name":"4"}],
+                       "mergingList":[{"name":"4"},{"name":"2","$patch":"delete"}]})",
+                   R"({"mergingList":[{"name":"1"},{"name":"3"},{"name":"4"}]})");
+        expect_smp(R"({"mergingList":[{"name":"1"},{"name":"2"},{"name":"3"}]})",
+                   R"({"mergingList":[{"name":"4"},{"name":"2","$patch":"delete"}]})",
+                   R"({"mergingList":[{"name":"4"},{"name":"1"},{"name":"3"}]})");
+    }
+    SUBCASE("an empty patch list only deduplicates, in Go's order") {
+        expect_smp(R"({"mergingIntList":[1,1,2,3]})", R"({"mergingIntList":[]})",
+                   R"({"mergingIntList":[1,3,2]})");
+        expect_smp(R"({"mergingIntList":[1,1,2,3]})",
+                   R"({"mergingIntList":[],"$setElementOrder/mergingIntList":[3]})",
+                   R"({"mergingIntList":[1,3,2]})");
+    }
+    SUBCASE("an empty $setElementOrder sorts with Go's stable sort") {
+        expect_smp(R"({"mergingIntList":[1,2,3]})",
+                   R"({"mergingIntList":[5,4],"$setElementOrder/mergingIntList":[]})",
+                   R"({"mergingIntList":[1,2,3,4,5]})");
+        expect_smp(
+            R"({"mergingList":[{"name":"a"},{"name":"b"}]})",
+            R"({"mergingList":[{"name":"c"},{"name":"d"}],"$setElementOrder/mergingList":[]})",
+            R"({"mergingList":[{"name":"a"},{"name":"b"},{"name":"d"},{"name":"c"}]})");
+        // Long enough for the merge phase of Go's sort (blocks of 20).
+        expect_smp(
+            R"({"mergingIntList":[26,25,13,39,12,15,16,9,6,17,25,34,35,6,40,32,13,27,40,38,14,24,
+                                  25,14,10,30,12,37,22,6]})",
+            R"({"mergingIntList":[57,43,56,51,53,42,49,58,41,54,47,52],
+                "$setElementOrder/mergingIntList":[]})",
+            R"({"mergingIntList":[26,25,13,39,12,15,16,9,6,17,34,35,40,32,27,38,14,24,10,30,37,22,
+                                  52,47,54,41,58,49,42,53,51,56,43,57]})");
+    }
+}
+
 TEST_CASE("strategic merge patch: $retainKeys") {
     SUBCASE("without the directive, retainKeys fields merge as usual") {
         expect_smp(R"({"retainKeysMap":{"name":"foo"}})", R"({"retainKeysMap":{"value":"bar"}})",

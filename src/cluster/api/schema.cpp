@@ -1,6 +1,7 @@
 #include "schema.hpp"
 
 #include <boost/json.hpp>
+#include <cstdint>
 #include <stdexcept>
 #include <utility>
 
@@ -57,6 +58,40 @@ class Parser {
             out.emplace_back(item.get_string());
         }
         return out;
+    }
+
+    // A protobuf field number: 1 .. 2^29-1 (JSON integers that large parse as int64).
+    int field_number_at(const json::object& object, std::string_view key) const {
+        constexpr std::int64_t kMaxFieldNumber = (std::int64_t{1} << 29) - 1;
+        const auto& value = object.at(key);
+        if (!value.is_int64() || value.get_int64() < 1 || value.get_int64() > kMaxFieldNumber) {
+            fail("\"" + std::string(key) + "\" must be a protobuf field number (1 to 536870911)");
+        }
+        return static_cast<int>(value.get_int64());
+    }
+
+    // kcube's own extension, so unlike upstream keywords an unknown key is an error: a typo
+    // would otherwise silently change how protobuf bodies decode.
+    void parse_proto(const json::value& value, Schema& schema) const {
+        const auto* proto = value.if_object();
+        if (proto == nullptr) fail("\"x-kcube-proto\" must be an object");
+        for (const auto& [key, item] : *proto) {
+            if (key == "tag") {
+                schema.proto_tag = field_number_at(*proto, key);
+            } else if (key == "keepZero") {
+                schema.proto_keep_zero = bool_at(*proto, key);
+            } else if (key == "embeddedIn") {
+                schema.proto_embedded_in = field_number_at(*proto, key);
+            } else if (key == "kind") {
+                schema.proto_kind = string_at(*proto, key);
+                if (schema.proto_kind != "duration" && schema.proto_kind != "wrappedList") {
+                    fail("x-kcube-proto kind \"" + schema.proto_kind +
+                         "\" is not one of \"duration\", \"wrappedList\"");
+                }
+            } else {
+                fail("unknown x-kcube-proto key \"" + std::string(key) + "\"");
+            }
+        }
     }
 
     std::string ref_name(const json::string& ref) const {
@@ -170,6 +205,7 @@ class Parser {
                     {field("group"), field("version"), field("kind")});
             }
         }
+        if (const auto* proto = object.if_contains("x-kcube-proto")) parse_proto(*proto, schema);
     }
 
     std::string path_;
@@ -185,17 +221,32 @@ json::array string_array(const std::vector<std::string>& values) {
 
 json::value write(const Schema& schema);
 
+bool has_proto(const Schema& schema) {
+    return schema.proto_tag != 0 || schema.proto_keep_zero || schema.proto_embedded_in != 0 ||
+           !schema.proto_kind.empty();
+}
+
+json::object write_proto(const Schema& schema) {
+    json::object proto;
+    if (schema.proto_tag != 0) proto["tag"] = schema.proto_tag;
+    // Written next to every tag, so each annotated property states both facts.
+    if (schema.proto_tag != 0 || schema.proto_keep_zero) proto["keepZero"] = schema.proto_keep_zero;
+    if (schema.proto_embedded_in != 0) proto["embeddedIn"] = schema.proto_embedded_in;
+    if (!schema.proto_kind.empty()) proto["kind"] = schema.proto_kind;
+    return proto;
+}
+
 json::object write_object(const Schema& schema) {
     json::object out;
     if (!schema.ref.empty()) {
         json::object ref;
         ref["$ref"] = std::string(kRefPrefix) + schema.ref;
-        const bool has_siblings = !schema.description.empty() || schema.nullable ||
-                                  !schema.patch_strategy.empty() ||
-                                  !schema.patch_merge_key.empty() || !schema.list_type.empty() ||
-                                  !schema.list_map_keys.empty() || !schema.map_type.empty() ||
-                                  schema.preserve_unknown_fields || schema.embedded_resource ||
-                                  schema.int_or_string || !schema.group_version_kinds.empty();
+        const bool has_siblings =
+            !schema.description.empty() || schema.nullable || !schema.patch_strategy.empty() ||
+            !schema.patch_merge_key.empty() || !schema.list_type.empty() ||
+            !schema.list_map_keys.empty() || !schema.map_type.empty() ||
+            schema.preserve_unknown_fields || schema.embedded_resource || schema.int_or_string ||
+            !schema.group_version_kinds.empty() || has_proto(schema);
         // A bare ref stays bare; with siblings OpenAPI v3 wants it wrapped (siblings of $ref
         // are ignored by v3 readers), which is also what upstream serves.
         if (!has_siblings) return ref;
@@ -238,6 +289,7 @@ json::object write_object(const Schema& schema) {
         }
         out["x-kubernetes-group-version-kind"] = std::move(gvks);
     }
+    if (has_proto(schema)) out["x-kcube-proto"] = write_proto(schema);
     return out;
 }
 

@@ -56,6 +56,23 @@ struct Schema {
     // x-kubernetes-group-version-kind, on the definitions of top-level kinds and their lists.
     std::vector<GroupVersionKind> group_version_kinds;
 
+    // Protobuf wire mapping, kcube's own extension "x-kcube-proto" (see schemas/README.md), used
+    // to decode application/vnd.kubernetes.protobuf request bodies into the JSON upstream would
+    // produce. On a property: its field number in upstream's generated.proto (0 = not in the
+    // protobuf message, e.g. TypeMeta's apiVersion/kind) and whether a decoded zero value stays in
+    // the JSON (the Go field is a pointer or its json tag lacks omitempty). gogo-protobuf writes
+    // non-pointer scalars even when zero, so without keepZero the JSON would grow fields upstream
+    // omits.
+    int proto_tag = 0;
+    bool proto_keep_zero = false;
+    // The property belongs to an embedded Go struct that JSON inlines but protobuf carries as a
+    // nested message at this field number (e.g. Volume's VolumeSource at 2); 0 = a direct field.
+    int proto_embedded_in = 0;
+    // When the JSON shape alone does not say how the value is encoded: "duration" (metav1.Duration,
+    // a message {1: int64 nanoseconds} written as "1h0m0s") or "wrappedList" (a Go named slice
+    // type such as metav1.Verbs: a message whose repeated field 1 holds the items).
+    std::string proto_kind;
+
     // This node's own property `name` (nullptr if none), as written: possibly a ref node that
     // carries the field's metadata. property_of() also follows refs.
     const Schema* property(std::string_view name) const;

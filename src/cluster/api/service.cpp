@@ -9,6 +9,7 @@
 #include "cluster/api/prune.hpp"
 #include "cluster/api/schema.hpp"
 #include "cluster/api/selectors.hpp"
+#include "cluster/api/service_ips.hpp"
 #include "cluster/api/strategy.hpp"
 #include "cluster/store/store.hpp"
 
@@ -267,7 +268,26 @@ class ServiceWatch final : public WatchStream {
 }  // namespace
 
 struct ResourceService::Impl {
+    explicit Impl(const SchemaSet& s) : schemas(s) {}
     const SchemaSet& schemas;
+    // Serialises Service writes so two Services never get the same cluster IP or node port.
+    std::mutex service_allocation;
+    ServiceRanges service_ranges{};
+
+    static bool is_service(const ResourceInfo& info) {
+        return info.group.empty() && info.plural == "services";
+    }
+
+    void allocate_service(store::Store& store, json::object& service, const json::object* old,
+                          std::vector<StatusCause>& causes) const {
+        std::vector<json::object> existing;
+        for (auto& stored : store.list("/registry/core/services/").items) {
+            existing.push_back(parse_stored(stored));
+        }
+        const auto in_use = addresses_in_use(existing, meta_string(service, "namespace"),
+                                             meta_string(service, "name"));
+        allocate_service_addresses(service, old, in_use, service_ranges, causes);
+    }
 
     const Schema* schema_for(const ResourceInfo& info) const {
         if (info.custom) return info.custom_schema.get();
@@ -303,7 +323,7 @@ struct ResourceService::Impl {
 ResourceService::ResourceService(std::shared_ptr<store::Store> store,
                                  std::shared_ptr<ResourceRegistry> registry,
                                  const SchemaSet& schemas)
-    : impl_(std::make_unique<Impl>(Impl{schemas})),
+    : impl_(std::make_unique<Impl>(schemas)),
       store_(std::move(store)),
       registry_(std::move(registry)) {}
 
@@ -521,10 +541,13 @@ json::object ResourceService::create(const ResourceInfo& info, const std::string
     const Strategy& strategy = strategy_for(info);
     if (strategy.prepare_for_create) strategy.prepare_for_create(object);
     if (strategy.apply_defaults) strategy.apply_defaults(object);
+    std::unique_lock<std::mutex> allocation;
+    if (Impl::is_service(info)) allocation = std::unique_lock(impl_->service_allocation);
 
     for (int attempt = 0;; ++attempt) {
         if (generated) metadata_of(object)["name"] = generate_name + random_name_suffix();
         std::vector<StatusCause> causes;
+        if (Impl::is_service(info)) impl_->allocate_service(*store_, object, nullptr, causes);
         validate_common(info, object, causes);
         throw_if_invalid(info, object, std::move(causes));
         const std::string name = meta_string(object, "name");
@@ -641,6 +664,8 @@ json::object ResourceService::update(const ResourceInfo& info, const std::string
     metadata_of(object)["name"] = name;
     const std::string key = storage_key(info, ns, name);
     const std::string requested_rv = meta_string(object, "resourceVersion");
+    std::unique_lock<std::mutex> allocation;
+    if (Impl::is_service(info)) allocation = std::unique_lock(impl_->service_allocation);
     for (int attempt = 0;; ++attempt) {
         auto stored = store_->get(key);
         if (!stored) throw not_found(info.group, info.plural, name);
@@ -660,6 +685,9 @@ json::object ResourceService::update(const ResourceInfo& info, const std::string
             metadata_of(next)["generation"] = g + 1;
         }
         std::vector<StatusCause> causes;
+        if (Impl::is_service(info) && subresource.empty()) {
+            impl_->allocate_service(*store_, next, &old, causes);
+        }
         validate_common(info, next, causes);
         throw_if_invalid(info, next, std::move(causes));
         if (same_ignoring_version(next, old)) return old;

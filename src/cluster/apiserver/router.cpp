@@ -6,6 +6,7 @@
 
 #include "cluster/api/errors.hpp"
 #include "cluster/api/meta.hpp"
+#include "cluster/api/selectors.hpp"
 #include "cluster/api/service.hpp"
 #include "cluster/apiserver/discovery.hpp"
 #include "cluster/apiserver/openapi.hpp"
@@ -57,8 +58,10 @@ std::vector<std::string> split_path(const std::string& path) {
     return parts;
 }
 
+// Go's strconv.ParseBool, which upstream uses for boolean query parameters.
 bool is_true(const std::string& value) {
-    return value == "true" || value == "1";
+    return value == "1" || value == "t" || value == "T" || value == "true" || value == "TRUE" ||
+           value == "True";
 }
 
 api::ListOptions list_options(const Request& request) {
@@ -208,6 +211,58 @@ struct Target {
 Router::Router(api::ResourceService& service, ServerInfo info)
     : service_(service), info_(std::move(info)) {}
 
+json::object Router::bind_pod(const std::string& ns, const std::string& name,
+                              const json::object& binding) {
+    auto pods = service_.registry().find("", "v1", "pods");
+    const std::string node = api::field_value(binding, "target.name");
+    if (node.empty()) {
+        throw api::invalid("", "Binding", name,
+                           {{"FieldValueRequired", "Required value", "target.name"}});
+    }
+    for (int attempt = 0; attempt < 8; ++attempt) {
+        json::object pod = service_.get(*pods, ns, name);
+        const std::string assigned = api::field_value(pod, "spec.nodeName");
+        if (!assigned.empty()) {
+            throw api::conflict(
+                "", "pods/binding", name,
+                "pod " + name + " is already assigned to node \"" + assigned + "\"");
+        }
+        auto& spec = pod["spec"];
+        if (!spec.is_object()) spec = json::object{};
+        spec.as_object()["nodeName"] = node;
+        try {
+            service_.update(*pods, ns, name, std::move(pod), {});
+            return json::object{{"kind", "Status"},
+                                {"apiVersion", "v1"},
+                                {"metadata", json::object{}},
+                                {"status", "Success"},
+                                {"code", 201}};
+        } catch (const ApiError& e) {
+            if (e.code() != 409 || e.reason() != "Conflict") throw;
+        }
+    }
+    throw api::conflict("", "pods/binding", name, "too many concurrent changes");
+}
+
+json::object Router::evict_pod(const std::string& ns, const std::string& name,
+                               const json::object& eviction) {
+    auto pods = service_.registry().find("", "v1", "pods");
+    api::DeleteOptions options;
+    if (const auto* delete_options = eviction.if_contains("deleteOptions");
+        delete_options && delete_options->is_object()) {
+        if (const auto* g = delete_options->as_object().if_contains("gracePeriodSeconds");
+            g && g->is_int64()) {
+            options.grace_period_seconds = g->as_int64();
+        }
+    }
+    service_.remove(*pods, ns, name, options);
+    return json::object{{"kind", "Status"},
+                        {"apiVersion", "v1"},
+                        {"metadata", json::object{}},
+                        {"status", "Success"},
+                        {"code", 201}};
+}
+
 Response Router::handle(const Request& request) {
     try {
         return route(request);
@@ -342,6 +397,16 @@ Response Router::route(const Request& request) {
     const std::string include_object =
         request.param("includeObject").empty() ? "Metadata" : request.param("includeObject");
     const bool table = wants_table(request.accept);
+    if (request.method == "POST" && info.group.empty() && info.plural == "pods" &&
+        (target.subresource == "binding" || target.subresource == "eviction")) {
+        return target.subresource == "binding"
+                   ? json_response(201, bind_pod(target.ns, target.name, parse_body(request)))
+                   : json_response(201, evict_pod(target.ns, target.name, parse_body(request)));
+    }
+    if (request.method == "POST" && info.group.empty() && info.plural == "bindings") {
+        const json::object binding = parse_body(request);
+        return json_response(201, bind_pod(target.ns, api::meta_string(binding, "name"), binding));
+    }
     if (!target.subresource.empty() && target.subresource != "status" &&
         target.subresource != "scale" && target.subresource != "finalize") {
         throw ApiError(501, "NotImplemented",

@@ -1,6 +1,7 @@
 #pragma once
 // Maps an HTTP request to a verb on a resource (or a discovery/health document) and encodes the
 // result. Knows nothing of sockets; the connection code calls handle() and streams watches.
+#include <boost/json/object.hpp>
 #include <memory>
 #include <string>
 
@@ -32,6 +33,12 @@ class Router {
 
   private:
     Response route(const Request& request);
+    // pods/binding: assigns the pod to a node, once (upstream's scheduler protocol).
+    boost::json::object bind_pod(const std::string& ns, const std::string& name,
+                                 const boost::json::object& binding);
+    // pods/eviction: deletes the pod with the eviction's options.
+    boost::json::object evict_pod(const std::string& ns, const std::string& name,
+                                  const boost::json::object& eviction);
     api::ResourceService& service_;
     ServerInfo info_;
     bool ready_ = false;

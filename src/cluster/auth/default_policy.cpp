@@ -29,7 +29,9 @@ const Strings kReadWrite = {"create", "delete", "deletecollection", "get",
 Rule resources(Strings verbs, Strings groups, Strings names) {
     return {std::move(verbs), std::move(groups), std::move(names), {}, {}};
 }
-Rule urls(Strings verbs, Strings paths) { return {std::move(verbs), {}, {}, {}, std::move(paths)}; }
+Rule urls(Strings verbs, Strings paths) {
+    return {std::move(verbs), {}, {}, {}, std::move(paths)};
+}
 
 struct DefaultRole {
     std::string name;
@@ -79,22 +81,22 @@ std::vector<DefaultRole> default_roles() {
         {"system:aggregate-to-view",
          std::string(kAggregateToView),
          "",
-         {resources(kRead, {""},
-                    {"configmaps", "endpoints", "persistentvolumeclaims",
-                     "persistentvolumeclaims/status", "pods", "replicationcontrollers",
-                     "replicationcontrollers/scale", "serviceaccounts", "services",
-                     "services/status"}),
-          resources(kRead, {""},
-                    {"bindings", "events", "limitranges", "namespaces/status", "pods/log",
-                     "pods/status", "replicationcontrollers/status", "resourcequotas",
-                     "resourcequotas/status"}),
+         {resources(
+              kRead, {""},
+              {"configmaps", "endpoints", "persistentvolumeclaims", "persistentvolumeclaims/status",
+               "pods", "replicationcontrollers", "replicationcontrollers/scale", "serviceaccounts",
+               "services", "services/status"}),
+          resources(
+              kRead, {""},
+              {"bindings", "events", "limitranges", "namespaces/status", "pods/log", "pods/status",
+               "replicationcontrollers/status", "resourcequotas", "resourcequotas/status"}),
           resources(kRead, {""}, {"namespaces"}),
           resources(kRead, {"discovery.k8s.io"}, {"endpointslices"}),
-          resources(kRead, {"apps"},
-                    {"controllerrevisions", "daemonsets", "daemonsets/status", "deployments",
-                     "deployments/scale", "deployments/status", "replicasets",
-                     "replicasets/scale", "replicasets/status", "statefulsets",
-                     "statefulsets/scale", "statefulsets/status"}),
+          resources(
+              kRead, {"apps"},
+              {"controllerrevisions", "daemonsets", "daemonsets/status", "deployments",
+               "deployments/scale", "deployments/status", "replicasets", "replicasets/scale",
+               "replicasets/status", "statefulsets", "statefulsets/scale", "statefulsets/status"}),
           resources(kRead, {"autoscaling"},
                     {"horizontalpodautoscalers", "horizontalpodautoscalers/status"}),
           resources(kRead, {"batch"}, {"cronjobs", "cronjobs/status", "jobs", "jobs/status"}),
@@ -152,12 +154,14 @@ std::vector<DefaultBinding> default_bindings() {
 json::object default_metadata(const std::string& name, const std::string& extra_label) {
     json::object labels{{kBootstrapping, "rbac-defaults"}};
     if (!extra_label.empty()) labels[extra_label] = "true";
-    return {{"name", name}, {"labels", std::move(labels)}, {"annotations", json::object{{kAutoupdate, "true"}}}};
+    return {{"name", name},
+            {"labels", std::move(labels)},
+            {"annotations", json::object{{kAutoupdate, "true"}}}};
 }
 
 json::object aggregation_rule(const std::string& label) {
-    return {{"clusterRoleSelectors", json::array{json::object{
-                                         {"matchLabels", json::object{{label, "true"}}}}}}};
+    return {{"clusterRoleSelectors",
+             json::array{json::object{{"matchLabels", json::object{{label, "true"}}}}}}};
 }
 
 json::object to_object(const DefaultRole& role) {
@@ -178,7 +182,8 @@ json::object subject_group(const std::string& name) {
 
 json::object to_object(const DefaultBinding& binding) {
     json::array subjects;
-    for (const auto& g : binding.groups) subjects.emplace_back(subject_group(g));
+    for (const auto& g : binding.groups)
+        subjects.emplace_back(subject_group(g));
     return {{"apiVersion", "rbac.authorization.k8s.io/v1"},
             {"kind", "ClusterRoleBinding"},
             {"metadata", default_metadata(binding.name, "")},
@@ -231,8 +236,8 @@ bool reconcile_role(json::object& existing, const json::object& expected) {
                          want_metadata.at("annotations").as_object());
     if (const auto* want = expected.if_contains("aggregationRule")) {
         // The rules of an aggregated role belong to the aggregation; only selectors are added.
-        auto& selectors = array_field(object_field(existing, "aggregationRule"),
-                                      "clusterRoleSelectors");
+        auto& selectors =
+            array_field(object_field(existing, "aggregationRule"), "clusterRoleSelectors");
         for (const auto& s : want->as_object().at("clusterRoleSelectors").as_array()) {
             if (std::find(selectors.begin(), selectors.end(), s) == selectors.end()) {
                 selectors.push_back(s);

@@ -54,7 +54,8 @@ bool url_matches(std::string_view rule_url, std::string_view path) {
     if (rule_url == "*" || rule_url == path) return true;
     if (!rule_url.empty() && rule_url.back() == '*') {
         std::string_view prefix = rule_url;
-        while (!prefix.empty() && prefix.back() == '*') prefix.remove_suffix(1);
+        while (!prefix.empty() && prefix.back() == '*')
+            prefix.remove_suffix(1);
         return path.starts_with(prefix);
     }
     return false;
@@ -82,10 +83,10 @@ bool rule_covers(const Rule& owner, const Rule& sub) {
             return std::any_of(owner.non_resource_urls.begin(), owner.non_resource_urls.end(),
                                [&](const auto& o) { return url_matches(o, u); });
         });
-    const bool names = sub.resource_names.empty()
-                           ? owner.resource_names.empty()
-                           : owner.resource_names.empty() ||
-                                 has_all(owner.resource_names, sub.resource_names);
+    const bool names =
+        sub.resource_names.empty()
+            ? owner.resource_names.empty()
+            : owner.resource_names.empty() || has_all(owner.resource_names, sub.resource_names);
     return verbs && groups && resources && urls && names;
 }
 
@@ -103,7 +104,8 @@ std::vector<Rule> breakdown(const Rule& rule) {
                 }
             }
         }
-        for (const auto& url : rule.non_resource_urls) out.push_back({{verb}, {}, {}, {}, {url}});
+        for (const auto& url : rule.non_resource_urls)
+            out.push_back({{verb}, {}, {}, {}, {url}});
     }
     return out;
 }
@@ -127,7 +129,8 @@ json::object Rule::to_json() const {
     auto put = [&](std::string_view key, const std::vector<std::string>& values) {
         if (values.empty()) return;
         json::array array;
-        for (const auto& v : values) array.emplace_back(v);
+        for (const auto& v : values)
+            array.emplace_back(v);
         out[key] = std::move(array);
     };
     put("verbs", verbs);
@@ -141,13 +144,15 @@ json::object Rule::to_json() const {
 std::vector<Rule> rules_from_json(const json::value* rules) {
     std::vector<Rule> out;
     if (rules == nullptr || !rules->is_array()) return out;
-    for (const auto& r : rules->as_array()) out.push_back(Rule::from_json(r));
+    for (const auto& r : rules->as_array())
+        out.push_back(Rule::from_json(r));
     return out;
 }
 
 json::array rules_to_json(const std::vector<Rule>& rules) {
     json::array out;
-    for (const auto& r : rules) out.emplace_back(r.to_json());
+    for (const auto& r : rules)
+        out.emplace_back(r.to_json());
     return out;
 }
 
@@ -157,8 +162,8 @@ bool rule_allows(const Attributes& a, const Rule& rule) {
         return std::any_of(rule.non_resource_urls.begin(), rule.non_resource_urls.end(),
                            [&](const std::string& u) { return url_matches(u, a.path); });
     }
-    const std::string combined = a.subresource.empty() ? a.resource
-                                                       : a.resource + "/" + a.subresource;
+    const std::string combined =
+        a.subresource.empty() ? a.resource : a.resource + "/" + a.subresource;
     return group_matches(rule, a.api_group) && resource_matches(rule, combined, a.subresource) &&
            name_matches(rule, a.name);
 }
@@ -198,7 +203,8 @@ std::map<std::string, std::vector<Rule>> resolve_cluster_roles(const json::array
             if (const auto* list = aggregation->as_object().if_contains("clusterRoleSelectors");
                 list && list->is_array()) {
                 for (const auto& s : list->as_array()) {
-                    if (s.is_object()) selectors.push_back(api::LabelSelector::from_object(s.as_object()));
+                    if (s.is_object())
+                        selectors.push_back(api::LabelSelector::from_object(s.as_object()));
                 }
             }
             r.selectors = std::move(selectors);
@@ -235,7 +241,8 @@ std::map<std::string, std::vector<Rule>> resolve_cluster_roles(const json::array
         in_progress.erase(name);
         resolved[name] = std::move(rules);
     };
-    for (const auto& [name, role] : raw) resolve(resolve, name, role);
+    for (const auto& [name, role] : raw)
+        resolve(resolve, name, role);
     return resolved;
 }
 

@@ -8,6 +8,7 @@
 #include <set>
 
 #include "cluster/auth/policy_rules.hpp"
+#include "cluster/store/store.hpp"
 
 namespace kcube::auth {
 namespace json = boost::json;
@@ -30,10 +31,10 @@ struct Binding {
 
 // An immutable view of the four RBAC resources; shared by concurrent authorize() calls.
 struct Snapshot {
-    std::map<std::string, std::vector<Rule>> cluster_roles;  // aggregation resolved
+    std::map<std::string, std::vector<Rule>> cluster_roles;                  // aggregation resolved
     std::map<std::pair<std::string, std::string>, std::vector<Rule>> roles;  // (ns, name)
     std::vector<Binding> cluster_role_bindings;                              // name order
-    std::map<std::string, std::vector<Binding>> role_bindings;              // by namespace
+    std::map<std::string, std::vector<Binding>> role_bindings;               // by namespace
 };
 
 std::string string_at(const json::object& object, std::string_view field) {
@@ -112,7 +113,8 @@ std::string aggregate_errors(const std::vector<std::string>& errors) {
         if (std::find(unique.begin(), unique.end(), e) == unique.end()) unique.push_back(e);
     }
     std::string out;
-    for (size_t i = 0; i < unique.size(); ++i) out += (i > 0 ? ", " : "") + unique[i];
+    for (size_t i = 0; i < unique.size(); ++i)
+        out += (i > 0 ? ", " : "") + unique[i];
     return unique.size() == 1 ? out : "[" + out + "]";
 }
 
@@ -167,7 +169,8 @@ void visit_rules(const Snapshot& snapshot, const std::string& user,
 
 json::array to_array(const std::vector<std::string>& values) {
     json::array out;
-    for (const auto& v : values) out.emplace_back(v);
+    for (const auto& v : values)
+        out.emplace_back(v);
     return out;
 }
 
@@ -189,10 +192,14 @@ std::string forbidden_message(const Attributes& a) {
     // Upstream escapes what could make the message look like HTML.
     std::string sanitized;
     for (char c : detail) {
-        if (c == '&') sanitized += "&amp;";
-        else if (c == '<') sanitized += "&lt;";
-        else if (c == '>') sanitized += "&gt;";
-        else sanitized += c;
+        if (c == '&')
+            sanitized += "&amp;";
+        else if (c == '<')
+            sanitized += "&lt;";
+        else if (c == '>')
+            sanitized += "&gt;";
+        else
+            sanitized += c;
     }
     // apierrors.NewForbidden's prefix: the qualified resource (not the subresource), and the
     // name when the request has one.
@@ -237,7 +244,8 @@ struct Authorizer::Impl {
             }
         }
         std::lock_guard lock(rebuild_mutex);
-        for (int i = 0; i < 4; ++i) start_watch(i);
+        for (int i = 0; i < 4; ++i)
+            start_watch(i);
         // Whatever the watches missed before they started is read by the first rebuild.
         dirty->store(true, std::memory_order_release);
     }
@@ -300,7 +308,8 @@ struct Authorizer::Impl {
         const json::object cluster_roles = service.list(*infos[0], "", all);
         snap->cluster_roles = detail::resolve_cluster_roles(items_of(cluster_roles));
         for (const auto& item : items_of(service.list(*infos[1], "", all))) {
-            if (item.is_object()) snap->cluster_role_bindings.push_back(parse_binding(item.as_object()));
+            if (item.is_object())
+                snap->cluster_role_bindings.push_back(parse_binding(item.as_object()));
         }
         for (const auto& item : items_of(service.list(*infos[2], "", all))) {
             if (!item.is_object()) continue;
@@ -324,8 +333,9 @@ Decision Authorizer::authorize(const Attributes& a) {
     // Upstream allows system:masters before any authorizer looks at policy (and binds it to
     // cluster-admin besides), so it keeps working even if the policy objects are broken.
     if (std::find(a.groups.begin(), a.groups.end(), kMasters) != a.groups.end()) {
-        return {true, "RBAC: allowed by ClusterRoleBinding \"cluster-admin\" of ClusterRole "
-                      "\"cluster-admin\" to Group \"system:masters\""};
+        return {true,
+                "RBAC: allowed by ClusterRoleBinding \"cluster-admin\" of ClusterRole "
+                "\"cluster-admin\" to Group \"system:masters\""};
     }
     const auto snapshot = impl_->current();
     Decision decision;
@@ -389,7 +399,8 @@ json::object Authorizer::self_subject_access_review(const std::string& user,
 
     review["kind"] = "SelfSubjectAccessReview";
     review["apiVersion"] = "authorization.k8s.io/v1";
-    if (!review.contains("metadata")) review["metadata"] = json::object{{"creationTimestamp", nullptr}};
+    if (!review.contains("metadata"))
+        review["metadata"] = json::object{{"creationTimestamp", nullptr}};
     review["spec"] = std::move(spec);
     review["status"] = std::move(status);
     return review;

@@ -53,6 +53,38 @@ void ensure_system_namespaces(api::ResourceService& service) {
     }
 }
 
+// The `kubernetes` Service in default, first in the service range, as in every cluster.
+void ensure_kubernetes_service(api::ResourceService& service, const std::string& host, int port) {
+    auto services = service.registry().find("", "v1", "services");
+    json::object object{
+        {"metadata", json::object{{"name", "kubernetes"},
+                                  {"labels", json::object{{"component", "apiserver"},
+                                                          {"provider", "kubernetes"}}}}},
+        {"spec", json::object{{"clusterIP", "10.96.0.1"},
+                              {"type", "ClusterIP"},
+                              {"ports", json::array{json::object{{"name", "https"},
+                                                                 {"port", 443},
+                                                                 {"protocol", "TCP"},
+                                                                 {"targetPort", port}}}}}}};
+    try {
+        service.create(*services, "default", object, {});
+    } catch (const api::ApiError& e) {
+        if (e.code() != 409) throw;
+    }
+    auto endpoints = service.registry().find("", "v1", "endpoints");
+    json::object subsets{{"addresses", json::array{json::object{{"ip", host}}}},
+                         {"ports", json::array{json::object{
+                                       {"name", "https"}, {"port", port}, {"protocol", "TCP"}}}}};
+    json::object ep{{"metadata", json::object{{"name", "kubernetes"}}},
+                    {"subsets", json::array{subsets}}};
+    try {
+        service.create(*endpoints, "default", ep, {});
+    } catch (const api::ApiError& e) {
+        if (e.code() != 409) throw;
+        service.update(*endpoints, "default", "kubernetes", ep, {});
+    }
+}
+
 // Blocks SIGTERM/SIGINT in every thread started after it, so that sigwait() sees them.
 sigset_t block_stop_signals() {
     sigset_t signals;
@@ -97,6 +129,7 @@ void run(const NodeOptions& options) {
     auto registry = api::ResourceRegistry::with_builtins();
     api::ResourceService service(store, registry, api::builtin_schemas());
     ensure_system_namespaces(service);
+    ensure_kubernetes_service(service, host, options.port);
 
     apiserver::Router router(service, {kKubernetesVersion, build::kCommit, build::kBuildDate,
                                        host + ":" + std::to_string(options.port)});
