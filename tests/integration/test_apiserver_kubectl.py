@@ -269,7 +269,7 @@ class ApiServerWithKubectl(unittest.TestCase):
         self.assertIn('configmaps "dup" already exists', r.stderr)
         r = self.k("apply", "-f", "-", input="kind: [unclosed\n", check=False)
         self.assertNotEqual(r.returncode, 0)
-        unknown = MANIFEST.split("---")[0].replace("data:", "bogus: 1\ndata:")
+        unknown = MANIFEST.split("---")[0].replace("\ndata:", "\nbogus: 1\ndata:")
         r = self.k("apply", "-n", "demo", "-f", "-", input=unknown, check=False)
         self.assertNotEqual(r.returncode, 0)
         self.assertIn('strict decoding error: unknown field "bogus"', r.stderr)

@@ -9,6 +9,12 @@
 namespace kcube::api {
 namespace json = boost::json;
 
+json::value parse_document(std::string_view text) {
+    json::parse_options options;
+    options.max_depth = 200;
+    return json::parse(text, {}, options);
+}
+
 json::object& metadata_of(json::object& object) {
     auto& value = object["metadata"];
     if (!value.is_object()) value = json::object{};
@@ -146,6 +152,19 @@ void validate_dns1035_label(std::string_view value, const std::string& field,
             "with an alphabetic character, and end with an alphanumeric character (e.g. "
             "'my-name',  or 'abc-123', regex used for validation is "
             "'[a-z]([-a-z0-9]*[a-z0-9])?')");
+    }
+}
+
+void validate_path_segment_name(std::string_view value, const std::string& field,
+                                std::vector<StatusCause>& causes) {
+    if (value == "." || value == "..") {
+        add(causes, field, value, "may not be '" + std::string(value) + "'");
+        return;
+    }
+    for (const char* bad : {"/", "%"}) {
+        if (value.find(bad) != std::string_view::npos) {
+            add(causes, field, value, std::string("may not contain '") + bad + "'");
+        }
     }
 }
 

@@ -11,6 +11,10 @@
 
 namespace kcube::api {
 
+// Parses an API document. Objects nest deeper than Boost.JSON's default limit of 32 (CRD
+// schemas especially), so this allows 200 levels, as the patch code does.
+boost::json::value parse_document(std::string_view text);
+
 // metadata of `object` (created empty if missing or not an object).
 boost::json::object& metadata_of(boost::json::object& object);
 // metadata.<field> as a string, or "" when absent.
@@ -34,6 +38,9 @@ void validate_dns1123_label(std::string_view value, const std::string& field,
                             std::vector<StatusCause>& causes);
 void validate_dns1035_label(std::string_view value, const std::string& field,
                             std::vector<StatusCause>& causes);
+// Upstream's path-segment rule: not "." or "..", and no "/" or "%".
+void validate_path_segment_name(std::string_view value, const std::string& field,
+                                std::vector<StatusCause>& causes);
 void validate_labels(const boost::json::object& metadata, std::vector<StatusCause>& causes);
 void validate_annotations(const boost::json::object& metadata, std::vector<StatusCause>& causes);
 // A qualified name ("app", "example.com/app"), as label keys are.

@@ -8,6 +8,12 @@
 // panics (uncomparable merge keys, lists of maps without a merge key being ordered), this code
 // answers sensibly instead. Schema lookups never fail: an unknown field has no patch metadata, so
 // its maps merge and its lists are replaced, which is upstream's behaviour for schemaless data.
+//
+// In some corner cases upstream's list order depends on how its Go code works: the order its
+// deduplication leaves, Go's stable sort run with a comparator that is not a strict order, and
+// lists edited in place while the caller still reads them (kubectl apply reaches this when it
+// deletes one list item and adds another). Those details are reproduced so that the results are
+// the same; differential tests against the upstream code agree on them.
 #include <algorithm>
 #include <boost/json/serialize.hpp>
 #include <cstddef>

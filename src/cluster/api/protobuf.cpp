@@ -4,6 +4,7 @@
 #include <boost/json.hpp>
 #include <cmath>
 #include <cstdint>
+#include <cstdio>
 #include <map>
 #include <optional>
 #include <string>
@@ -43,7 +44,8 @@ constexpr std::string_view kFieldsV1 = "io.k8s.apimachinery.pkg.apis.meta.v1.Fie
 constexpr std::string_view kQuantity = "io.k8s.apimachinery.pkg.api.resource.Quantity";
 constexpr std::string_view kIntOrString = "io.k8s.apimachinery.pkg.util.intstr.IntOrString";
 constexpr std::string_view kRawExtension = "io.k8s.apimachinery.pkg.runtime.RawExtension";
-constexpr std::string_view kExtensions = "io.k8s.apiextensions-apiserver.pkg.apis.apiextensions.v1.";
+constexpr std::string_view kExtensions =
+    "io.k8s.apiextensions-apiserver.pkg.apis.apiextensions.v1.";
 
 [[noreturn]] void malformed(const std::string& what) {
     throw bad_request("the body of the request is not a valid Kubernetes protobuf message: " +
@@ -71,7 +73,8 @@ class Reader {
     }
 
     std::uint64_t fixed(int size) {
-        if (data_.size() - pos_ < static_cast<std::size_t>(size)) malformed("truncated fixed value");
+        if (data_.size() - pos_ < static_cast<std::size_t>(size))
+            malformed("truncated fixed value");
         std::uint64_t value = 0;
         for (int i = 0; i < size; ++i) {
             value |= std::uint64_t{static_cast<unsigned char>(data_[pos_++])} << (8 * i);
@@ -101,10 +104,18 @@ class Reader {
     // skipped to their end.
     void skip(int wire, int depth) {
         switch (wire) {
-            case kVarint: varint(); return;
-            case kFixed64: fixed(8); return;
-            case kBytes: bytes(); return;
-            case kFixed32: fixed(4); return;
+            case kVarint:
+                varint();
+                return;
+            case kFixed64:
+                fixed(8);
+                return;
+            case kBytes:
+                bytes();
+                return;
+            case kFixed32:
+                fixed(4);
+                return;
             case kStartGroup:
                 if (depth >= kMaxDepth) malformed("nesting deeper than 100 levels");
                 for (;;) {
@@ -113,8 +124,10 @@ class Reader {
                     if (inner == kEndGroup) return;
                     skip(inner, depth + 1);
                 }
-            case kEndGroup: malformed("unexpected end of group");
-            default: malformed("invalid wire type " + std::to_string(wire));
+            case kEndGroup:
+                malformed("unexpected end of group");
+            default:
+                malformed("invalid wire type " + std::to_string(wire));
         }
     }
 
@@ -134,11 +147,20 @@ Raw read_raw(Reader& in, int wire) {
     Raw raw;
     raw.wire = wire;
     switch (wire) {
-        case kVarint: raw.number = in.varint(); break;
-        case kFixed64: raw.number = in.fixed(8); break;
-        case kFixed32: raw.number = in.fixed(4); break;
-        case kBytes: raw.bytes = in.bytes(); break;
-        default: malformed("invalid wire type " + std::to_string(wire) + " for a known field");
+        case kVarint:
+            raw.number = in.varint();
+            break;
+        case kFixed64:
+            raw.number = in.fixed(8);
+            break;
+        case kFixed32:
+            raw.number = in.fixed(4);
+            break;
+        case kBytes:
+            raw.bytes = in.bytes();
+            break;
+        default:
+            malformed("invalid wire type " + std::to_string(wire) + " for a known field");
     }
     return raw;
 }
@@ -168,8 +190,8 @@ std::string valid_utf8(std::string_view in) {
         } else if (lead >= 0xf0 && lead <= 0xf4) {
             const unsigned lo = lead == 0xf0 ? 0x90 : 0x80;
             const unsigned hi = lead == 0xf4 ? 0x8f : 0xbf;
-            size = cont(i + 1, lo, hi) && cont(i + 2, 0x80, 0xbf) && cont(i + 3, 0x80, 0xbf) ? 4
-                                                                                             : 0;
+            size =
+                cont(i + 1, lo, hi) && cont(i + 2, 0x80, 0xbf) && cont(i + 3, 0x80, 0xbf) ? 4 : 0;
         }
         if (size == 0) {
             out += "\xef\xbf\xbd";
@@ -233,11 +255,11 @@ std::string rfc3339(std::int64_t seconds, std::optional<std::int64_t> micros) {
     const std::int64_t year = yoe + era * 400 + (month <= 2 ? 1 : 0);
 
     char buffer[40];
-    int length = std::snprintf(buffer, sizeof buffer, "%04lld-%02lld-%02lldT%02lld:%02lld:%02lld",
-                               static_cast<long long>(year), static_cast<long long>(month),
-                               static_cast<long long>(day), static_cast<long long>(rem / 3600),
-                               static_cast<long long>(rem / 60 % 60),
-                               static_cast<long long>(rem % 60));
+    int length =
+        std::snprintf(buffer, sizeof buffer, "%04lld-%02lld-%02lldT%02lld:%02lld:%02lld",
+                      static_cast<long long>(year), static_cast<long long>(month),
+                      static_cast<long long>(day), static_cast<long long>(rem / 3600),
+                      static_cast<long long>(rem / 60 % 60), static_cast<long long>(rem % 60));
     std::string out(buffer, static_cast<std::size_t>(length));
     if (micros) {
         length = std::snprintf(buffer, sizeof buffer, ".%06lld", static_cast<long long>(*micros));
@@ -332,10 +354,14 @@ int wire_of(Kind kind) {
     switch (kind) {
         case Kind::kInt32:
         case Kind::kInt64:
-        case Kind::kBool: return kVarint;
-        case Kind::kDouble: return kFixed64;
-        case Kind::kFloat: return kFixed32;
-        default: return kBytes;
+        case Kind::kBool:
+            return kVarint;
+        case Kind::kDouble:
+            return kFixed64;
+        case Kind::kFloat:
+            return kFixed32;
+        default:
+            return kBytes;
     }
 }
 
@@ -354,7 +380,8 @@ struct Entry {
 struct Index {
     std::map<int, Entry> direct;
     std::map<int, std::map<int, Entry>> embedded;
-    // Slices, maps and []byte without omitempty: Go writes null when the wire had none.
+    // Pointers, slices, maps and []byte without omitempty: Go writes null when the wire had
+    // none.
     std::vector<Entry> null_when_absent;
 };
 
@@ -378,6 +405,7 @@ class Decoder {
     // The envelope: magic, then runtime.Unknown {1: TypeMeta {1: apiVersion, 2: kind}, 2: raw,
     // 3: contentEncoding, 4: contentType}.
     json::object envelope(std::string_view body, int depth) {
+        check_depth(depth);
         if (body.empty()) malformed("empty data");
         if (!body.starts_with(kMagic)) malformed("the data does not start with \"k8s\\x00\"");
         if (body.size() == kMagic.size()) malformed("empty body");
@@ -396,13 +424,13 @@ class Decoder {
                 }
                 Reader type_meta(bytes);
                 while (!type_meta.done()) {
-                    const auto [field, inner] = type_meta.key();
-                    if (field != 1 && field != 2) {
+                    const auto [meta_field, inner] = type_meta.key();
+                    if (meta_field != 1 && meta_field != 2) {
                         type_meta.skip(inner, depth + 1);
                         continue;
                     }
-                    if (inner != kBytes) wrong_wire("TypeMeta", field, inner);
-                    (field == 1 ? api_version : kind) = valid_utf8(type_meta.bytes());
+                    if (inner != kBytes) wrong_wire("TypeMeta", meta_field, inner);
+                    (meta_field == 1 ? api_version : kind) = valid_utf8(type_meta.bytes());
                 }
             } else {
                 // contentEncoding and contentType: upstream ignores both when decoding.
@@ -465,6 +493,7 @@ class Decoder {
         if (type->type == "integer") return type->format == "int32" ? Kind::kInt32 : Kind::kInt64;
         if (type->type == "boolean") return Kind::kBool;
         if (type->type == "number") return type->format == "float" ? Kind::kFloat : Kind::kDouble;
+        if (!type->properties.empty()) return Kind::kMessage;
         if (type->type == "object" && type->additional_properties == nullptr) return Kind::kMessage;
         return Kind::kUnknown;
     }
@@ -486,11 +515,7 @@ class Decoder {
             } else {
                 index.embedded[property->proto_embedded_in].emplace(property->proto_tag, entry);
             }
-            const Schema* type = schemas_.resolve(property.get());
-            if (property->proto_keep_zero && type != nullptr &&
-                (type->type == "array" || is_map(type) || kind_of(property.get()) == Kind::kBytes)) {
-                index.null_when_absent.push_back(entry);
-            }
+            if (property->proto_null_if_absent) index.null_when_absent.push_back(entry);
         }
         return indexes_.emplace(definition, std::move(index)).first->second;
     }
@@ -530,31 +555,34 @@ class Decoder {
 
     void field(json::object& out, const Entry& entry, int wire, Reader& in, int depth) {
         const Schema* type = schemas_.resolve(entry.node);
-        if (type == nullptr) {
-            in.skip(wire, depth);
-            return;
-        }
-        if (entry.node->proto_kind.empty() && type->type == "array" && type->items) {
+        const bool plain = entry.node->proto_kind.empty();
+        if (type != nullptr && plain && type->type == "array" && type->items) {
+            const Schema* items = type->items.get();
+            const Kind kind = kind_of(items);
+            if (kind == Kind::kUnknown) return in.skip(wire, depth);
+            const Raw raw = read_raw(in, wire);
             json::value& slot = out[entry.name];
             if (!slot.is_array()) slot = json::array();
-            repeated(slot.get_array(), type->items.get(), read_raw(in, wire), depth, entry.name);
+            repeated(slot.get_array(), items, kind, raw, depth, entry.name);
             return;
         }
-        if (entry.node->proto_kind.empty() && is_map(type)) {
+        if (type != nullptr && plain && is_map(type)) {
+            const Schema* value_node = type->additional_properties.get();
+            const Kind kind = kind_of(value_node);
+            if (kind == Kind::kUnknown) return in.skip(wire, depth);
             if (wire != kBytes) wrong_wire(entry.name, entry.node->proto_tag, wire);
+            const auto data = in.bytes();
             json::value& slot = out[entry.name];
             if (!slot.is_object()) slot = json::object();
-            map_entry(slot.get_object(), type->additional_properties.get(), in.bytes(), depth);
+            map_entry(slot.get_object(), value_node, kind, data, depth);
             return;
         }
         const Kind kind = kind_of(entry.node);
-        if (kind == Kind::kUnknown) {
-            in.skip(wire, depth);
-            return;
-        }
+        if (kind == Kind::kUnknown) return in.skip(wire, depth);
         const Raw raw = read_raw(in, wire);
         if (kind == Kind::kMessage) {
-            // Structs are never omitted by Go's JSON: an empty one is {}.
+            // Structs are never omitted by Go's JSON (an empty one is {}), and a message that
+            // occurs twice merges.
             if (wire != kBytes) wrong_wire(entry.name, entry.node->proto_tag, wire);
             json::value& slot = out[entry.name];
             if (!slot.is_object()) slot = json::object();
@@ -564,8 +592,6 @@ class Decoder {
         json::value value = convert(entry.node, kind, raw, depth, entry.name);
         if (!entry.node->proto_keep_zero && is_zero(kind, value)) {
             out.erase(entry.name);
-        } else if (kind == Kind::kWrappedList && value.get_array().empty()) {
-            out[entry.name] = nullptr;  // a nil Go slice
         } else {
             out[entry.name] = std::move(value);
         }
@@ -576,22 +602,26 @@ class Decoder {
     static bool is_zero(Kind kind, const json::value& value) {
         switch (kind) {
             case Kind::kString:
-            case Kind::kBytes: return value.get_string().empty();
+            case Kind::kBytes:
+                return value.get_string().empty();
             case Kind::kInt32:
-            case Kind::kInt64: return value.get_int64() == 0;
-            case Kind::kBool: return !value.get_bool();
+            case Kind::kInt64:
+                return value.get_int64() == 0;
+            case Kind::kBool:
+                return !value.get_bool();
             case Kind::kDouble:
-            case Kind::kFloat: return value.get_double() == 0;
-            case Kind::kWrappedList: return value.get_array().empty();
-            default: return false;
+            case Kind::kFloat:
+                return value.get_double() == 0;
+            case Kind::kWrappedList:
+                return value.is_null();
+            default:
+                return false;
         }
     }
 
     // One occurrence of a repeated field: one element, or several packed into one payload.
-    void repeated(json::array& out, const Schema* items, const Raw& raw, int depth,
+    void repeated(json::array& out, const Schema* items, Kind kind, const Raw& raw, int depth,
                   std::string_view name) {
-        const Kind kind = kind_of(items);
-        if (kind == Kind::kUnknown) return;
         if (packable(kind) && raw.wire == kBytes) {
             Reader packed(raw.bytes);
             while (!packed.done()) {
@@ -612,9 +642,9 @@ class Decoder {
     }
 
     // A map entry message {1: key, 2: value}; a missing part is its type's zero value.
-    void map_entry(json::object& out, const Schema* value_node, std::string_view data, int depth) {
+    void map_entry(json::object& out, const Schema* value_node, Kind kind, std::string_view data,
+                   int depth) {
         check_depth(depth + 1);
-        const Kind kind = kind_of(value_node);
         std::string key;
         std::optional<json::value> value;
         Reader in(data);
@@ -623,13 +653,12 @@ class Decoder {
             if (number == 1) {
                 if (wire != kBytes) wrong_wire("a map entry", number, wire);
                 key = valid_utf8(in.bytes());
-            } else if (number == 2 && kind != Kind::kUnknown) {
+            } else if (number == 2) {
                 value = convert(value_node, kind, read_raw(in, wire), depth + 1, "a map value");
             } else {
                 in.skip(wire, depth + 1);
             }
         }
-        if (kind == Kind::kUnknown) return;
         if (!value) {
             Raw empty;
             empty.wire = wire_of(kind);
@@ -646,15 +675,20 @@ class Decoder {
             malformed("wrong wire type " + std::to_string(raw.wire) + " for " + std::string(name));
         }
         switch (kind) {
-            case Kind::kString: return json::string(valid_utf8(raw.bytes));
-            case Kind::kBytes: return json::string(base64(raw.bytes));
+            case Kind::kString:
+                return json::string(valid_utf8(raw.bytes));
+            case Kind::kBytes:
+                return json::string(base64(raw.bytes));
             case Kind::kInt32:
                 // int32 is sign-extended to 64 bits on the wire; the low 32 bits are the value.
                 return static_cast<std::int64_t>(
                     static_cast<std::int32_t>(static_cast<std::uint32_t>(raw.number)));
-            case Kind::kInt64: return static_cast<std::int64_t>(raw.number);
-            case Kind::kBool: return raw.number != 0;
-            case Kind::kDouble: return finite(std::bit_cast<double>(raw.number), name);
+            case Kind::kInt64:
+                return static_cast<std::int64_t>(raw.number);
+            case Kind::kBool:
+                return raw.number != 0;
+            case Kind::kDouble:
+                return finite(std::bit_cast<double>(raw.number), name);
             case Kind::kFloat:
                 return finite(std::bit_cast<float>(static_cast<std::uint32_t>(raw.number)), name);
             case Kind::kMessage: {
@@ -663,16 +697,24 @@ class Decoder {
                 return object;
             }
             case Kind::kTime:
-            case Kind::kMicroTime: return timestamp(raw.bytes, kind == Kind::kMicroTime, depth);
-            case Kind::kDuration: return duration(raw.bytes, depth);
-            case Kind::kIntOrString: return int_or_string(raw.bytes, depth);
-            case Kind::kQuantity: return quantity(raw.bytes, depth);
-            case Kind::kRawJson: return raw_json(raw.bytes, depth);
+            case Kind::kMicroTime:
+                return timestamp(raw.bytes, kind == Kind::kMicroTime, depth);
+            case Kind::kDuration:
+                return duration(raw.bytes, depth);
+            case Kind::kIntOrString:
+                return int_or_string(raw.bytes, depth);
+            case Kind::kQuantity:
+                return quantity(raw.bytes, depth);
+            case Kind::kRawJson:
+                return raw_json(raw.bytes, depth);
             case Kind::kPropsOrArray:
             case Kind::kPropsOrBool:
-            case Kind::kPropsOrStringArray: return schema_union(kind, raw.bytes, depth);
-            case Kind::kWrappedList: return wrapped_list(node, raw.bytes, depth, name);
-            case Kind::kUnknown: break;
+            case Kind::kPropsOrStringArray:
+                return schema_union(kind, raw.bytes, depth);
+            case Kind::kWrappedList:
+                return wrapped_list(node, raw.bytes, depth, name);
+            case Kind::kUnknown:
+                break;
         }
         return nullptr;
     }
@@ -700,8 +742,7 @@ class Decoder {
         return in.varint();
     }
 
-    static std::string_view expect_bytes(Reader& in, int number, int wire,
-                                         std::string_view where) {
+    static std::string_view expect_bytes(Reader& in, int number, int wire, std::string_view where) {
         if (wire != kBytes) wrong_wire(where, number, wire);
         return in.bytes();
     }
@@ -727,9 +768,15 @@ class Decoder {
             if (seconds == kZeroTimeSeconds) return nullptr;
             return json::string(rfc3339(seconds, std::nullopt));
         }
-        // Truncated toward zero to microseconds, then normalised like Go's time.Unix.
+        // Truncated toward zero to microseconds, then normalised into [0, 1s) like Go's
+        // time.Unix; the range check first keeps the carry from overflowing.
+        if (seconds < kZeroTimeSeconds - 3 || seconds > kMaxTimeSeconds + 3) {
+            malformed("timestamp " + std::to_string(seconds) + " is outside years 0001 to 9999");
+        }
         std::int64_t nsec = nanos - nanos % 1000;
-        if (nsec < 0 && seconds > std::numeric_limits<std::int64_t>::min()) {
+        seconds += nsec / 1'000'000'000;
+        nsec %= 1'000'000'000;
+        if (nsec < 0) {
             nsec += 1'000'000'000;
             --seconds;
         }
@@ -768,7 +815,8 @@ class Decoder {
         });
         if (type == 0) return int_value;
         if (type == 1) return json::string(valid_utf8(string_value));
-        malformed("IntOrString type " + std::to_string(type) + " is neither 0 (int) nor 1 (string)");
+        malformed("IntOrString type " + std::to_string(type) +
+                  " is neither 0 (int) nor 1 (string)");
     }
 
     // resource.Quantity: {1: string}; absent is the zero quantity, "0".
@@ -836,17 +884,21 @@ class Decoder {
         return nullptr;
     }
 
-    // A Go named slice type (metav1.Verbs, ExtraValue): {1: repeated item}.
+    // A Go named slice type (metav1.Verbs, ExtraValue): {1: repeated item}; none is null.
     json::value wrapped_list(const Schema* node, std::string_view data, int depth,
                              std::string_view name) {
         const Schema* type = schemas_.resolve(node);
+        const Kind kind = type != nullptr && type->type == "array" && type->items
+                              ? kind_of(type->items.get())
+                              : Kind::kUnknown;
         json::array out;
-        if (type == nullptr || type->type != "array" || !type->items) return out;
         fields(data, depth, [&](int number, int wire, Reader& in) {
-            if (number != 1) return false;
-            repeated(out, type->items.get(), read_raw(in, wire), depth + 1, name);
+            if (number != 1 || kind == Kind::kUnknown) return false;
+            repeated(out, type->items.get(), kind, read_raw(in, wire), depth + 1, name);
             return true;
         });
+        // Go's nil slice: JSON null.
+        if (out.empty()) return nullptr;
         return out;
     }
 
@@ -869,8 +921,10 @@ class Decoder {
 
 bool is_kubernetes_protobuf(std::string_view content_type) {
     auto type = content_type.substr(0, content_type.find(';'));
-    while (!type.empty() && (type.back() == ' ' || type.back() == '\t')) type.remove_suffix(1);
-    while (!type.empty() && (type.front() == ' ' || type.front() == '\t')) type.remove_prefix(1);
+    while (!type.empty() && (type.back() == ' ' || type.back() == '\t'))
+        type.remove_suffix(1);
+    while (!type.empty() && (type.front() == ' ' || type.front() == '\t'))
+        type.remove_prefix(1);
     if (type.size() != kMediaType.size()) return false;
     for (std::size_t i = 0; i < type.size(); ++i) {
         char c = type[i];

@@ -80,6 +80,8 @@ class Parser {
                 schema.proto_tag = field_number_at(*proto, key);
             } else if (key == "keepZero") {
                 schema.proto_keep_zero = bool_at(*proto, key);
+            } else if (key == "nullIfAbsent") {
+                schema.proto_null_if_absent = bool_at(*proto, key);
             } else if (key == "embeddedIn") {
                 schema.proto_embedded_in = field_number_at(*proto, key);
             } else if (key == "kind") {
@@ -219,11 +221,11 @@ json::array string_array(const std::vector<std::string>& values) {
     return out;
 }
 
-json::value write(const Schema& schema);
+json::value write(const Schema& schema, bool proto);
 
 bool has_proto(const Schema& schema) {
     return schema.proto_tag != 0 || schema.proto_keep_zero || schema.proto_embedded_in != 0 ||
-           !schema.proto_kind.empty();
+           !schema.proto_kind.empty() || schema.proto_null_if_absent;
 }
 
 json::object write_proto(const Schema& schema) {
@@ -233,10 +235,11 @@ json::object write_proto(const Schema& schema) {
     if (schema.proto_tag != 0 || schema.proto_keep_zero) proto["keepZero"] = schema.proto_keep_zero;
     if (schema.proto_embedded_in != 0) proto["embeddedIn"] = schema.proto_embedded_in;
     if (!schema.proto_kind.empty()) proto["kind"] = schema.proto_kind;
+    if (schema.proto_null_if_absent) proto["nullIfAbsent"] = true;
     return proto;
 }
 
-json::object write_object(const Schema& schema) {
+json::object write_object(const Schema& schema, bool proto) {
     json::object out;
     if (!schema.ref.empty()) {
         json::object ref;
@@ -246,7 +249,7 @@ json::object write_object(const Schema& schema) {
             !schema.patch_merge_key.empty() || !schema.list_type.empty() ||
             !schema.list_map_keys.empty() || !schema.map_type.empty() ||
             schema.preserve_unknown_fields || schema.embedded_resource || schema.int_or_string ||
-            !schema.group_version_kinds.empty() || has_proto(schema);
+            !schema.group_version_kinds.empty() || (proto && has_proto(schema));
         // A bare ref stays bare; with siblings OpenAPI v3 wants it wrapped (siblings of $ref
         // are ignored by v3 readers), which is also what upstream serves.
         if (!has_siblings) return ref;
@@ -260,14 +263,14 @@ json::object write_object(const Schema& schema) {
     if (!schema.properties.empty()) {
         json::object properties;
         for (const auto& [name, property] : schema.properties) {
-            if (property) properties[name] = write(*property);
+            if (property) properties[name] = write(*property, proto);
         }
         out["properties"] = std::move(properties);
     }
     if (schema.additional_properties) {
-        out["additionalProperties"] = write(*schema.additional_properties);
+        out["additionalProperties"] = write(*schema.additional_properties, proto);
     }
-    if (schema.items) out["items"] = write(*schema.items);
+    if (schema.items) out["items"] = write(*schema.items, proto);
     if (schema.int_or_string) out["x-kubernetes-int-or-string"] = true;
     if (schema.preserve_unknown_fields) out["x-kubernetes-preserve-unknown-fields"] = true;
     if (schema.embedded_resource) out["x-kubernetes-embedded-resource"] = true;
@@ -289,12 +292,12 @@ json::object write_object(const Schema& schema) {
         }
         out["x-kubernetes-group-version-kind"] = std::move(gvks);
     }
-    if (has_proto(schema)) out["x-kcube-proto"] = write_proto(schema);
+    if (proto && has_proto(schema)) out["x-kcube-proto"] = write_proto(schema);
     return out;
 }
 
-json::value write(const Schema& schema) {
-    return write_object(schema);
+json::value write(const Schema& schema, bool proto) {
+    return write_object(schema, proto);
 }
 
 }  // namespace
@@ -333,11 +336,11 @@ void SchemaSet::add_openapi(const json::object& schemas) {
         add(std::move(name), std::move(schema));
 }
 
-json::object SchemaSet::to_openapi() const {
+json::object SchemaSet::to_openapi(bool with_kcube_proto) const {
     json::object out;
     out.reserve(definitions_.size());
     for (const auto& [name, schema] : definitions_) {
-        if (schema) out[name] = write(*schema);
+        if (schema) out[name] = write(*schema, with_kcube_proto);
     }
     return out;
 }

@@ -65,6 +65,9 @@ struct Schema {
     // omits.
     int proto_tag = 0;
     bool proto_keep_zero = false;
+    // Go writes null for this property when the wire has none: a pointer, slice, map or []byte
+    // whose json tag lacks omitempty (e.g. Role.rules, TokenRequestSpec.expirationSeconds).
+    bool proto_null_if_absent = false;
     // The property belongs to an embedded Go struct that JSON inlines but protobuf carries as a
     // nested message at this field number (e.g. Volume's VolumeSource at 2); 0 = a direct field.
     int proto_embedded_in = 0;
@@ -94,8 +97,10 @@ class SchemaSet {
     // JSON type throws std::invalid_argument naming the definition and path. Definitions
     // already present are replaced.
     void add_openapi(const boost::json::object& schemas);
-    // The reverse: every definition as OpenAPI v3 `components.schemas` JSON.
-    boost::json::object to_openapi() const;
+    // The reverse: every definition as OpenAPI v3 `components.schemas` JSON. With
+    // `with_kcube_proto` false, kcube's internal x-kcube-proto wire mapping is left out (it is
+    // about a fifth of the text, and clients have no use for it in served documents).
+    boost::json::object to_openapi(bool with_kcube_proto = true) const;
 
   private:
     std::map<std::string, std::shared_ptr<const Schema>, std::less<>> definitions_;

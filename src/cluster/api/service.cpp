@@ -2,7 +2,10 @@
 
 #include <boost/json.hpp>
 #include <mutex>
+#include <optional>
 
+#include "cluster/api/apply.hpp"
+#include "cluster/api/builtin_schemas.hpp"
 #include "cluster/api/crd.hpp"
 #include "cluster/api/meta.hpp"
 #include "cluster/api/patch.hpp"
@@ -22,7 +25,7 @@ namespace {
 constexpr int kMaxPatchRetries = 8;
 
 json::object parse_stored(const store::Object& stored) {
-    json::value value = json::parse(stored.value);
+    json::value value = parse_document(stored.value);
     json::object& object = value.as_object();
     metadata_of(object)["resourceVersion"] = std::to_string(stored.mod_revision);
     return std::move(object);
@@ -294,6 +297,17 @@ struct ResourceService::Impl {
         return info.definition.empty() ? nullptr : schemas.find(info.definition);
     }
 
+    // What field management (managedFields, server-side apply) needs to know about a kind.
+    ManagedScope managed_scope(const ResourceInfo& info, std::string_view subresource) const {
+        return ManagedScope{schemas,
+                            schema_for(info),
+                            info.api_version(),
+                            info.kind,
+                            std::string(subresource),
+                            !info.custom,
+                            info.has_subresource("status")};
+    }
+
     // Drops fields the type does not have and reports them as fieldValidation asks.
     void check_fields(const ResourceInfo& info, json::object& object,
                       const WriteOptions& options) const {
@@ -490,6 +504,9 @@ void validate_common(const ResourceInfo& info, const json::object& object,
             case Strategy::NameRule::kDns1035:
                 validate_dns1035_label(name, "metadata.name", causes);
                 break;
+            case Strategy::NameRule::kPathSegment:
+                validate_path_segment_name(name, "metadata.name", causes);
+                break;
         }
     }
     const auto* metadata = object.if_contains("metadata");
@@ -511,6 +528,12 @@ void throw_if_invalid(const ResourceInfo& info, const json::object& object,
 
 json::object ResourceService::create(const ResourceInfo& info, const std::string& ns,
                                      json::object object, const WriteOptions& options) {
+    return create_object(info, ns, std::move(object), options, true);
+}
+
+json::object ResourceService::create_object(const ResourceInfo& info, const std::string& ns,
+                                            json::object object, const WriteOptions& options,
+                                            bool track) {
     check_type(info, object);
     check_namespace(info, object, ns);
     impl_->check_fields(info, object, options);
@@ -541,6 +564,9 @@ json::object ResourceService::create(const ResourceInfo& info, const std::string
     const Strategy& strategy = strategy_for(info);
     if (strategy.prepare_for_create) strategy.prepare_for_create(object);
     if (strategy.apply_defaults) strategy.apply_defaults(object);
+    if (track) {
+        record_update(nullptr, object, options.field_manager, impl_->managed_scope(info, ""));
+    }
     std::unique_lock<std::mutex> allocation;
     if (Impl::is_service(info)) allocation = std::unique_lock(impl_->service_allocation);
 
@@ -611,6 +637,18 @@ json::object merge_for_update(const ResourceInfo& info, const json::object& old,
     return incoming;
 }
 
+void carry_managed_fields(const json::object& from, json::object& to) {
+    const auto* metadata = from.if_contains("metadata");
+    const auto* managed = metadata != nullptr && metadata->is_object()
+                              ? metadata->as_object().if_contains("managedFields")
+                              : nullptr;
+    if (managed != nullptr) {
+        metadata_of(to)["managedFields"] = *managed;
+    } else {
+        metadata_of(to).erase("managedFields");
+    }
+}
+
 bool non_empty_array(const json::object& object, std::string_view field) {
     const auto* value = object.if_contains(field);
     return value != nullptr && value->is_array() && !value->as_array().empty();
@@ -634,6 +672,15 @@ bool has_pending_finalizers(const ResourceInfo& info, const json::object& object
 json::object ResourceService::update(const ResourceInfo& info, const std::string& ns,
                                      const std::string& name, json::object object,
                                      const WriteOptions& options, std::string_view subresource) {
+    return update_object(info, ns, name, std::move(object), options, subresource, true,
+                         subresource);
+}
+
+json::object ResourceService::update_object(const ResourceInfo& info, const std::string& ns,
+                                            const std::string& name, json::object object,
+                                            const WriteOptions& options,
+                                            std::string_view subresource, bool track,
+                                            std::string_view tracked_as) {
     if (subresource == "scale") {
         json::object current = get(info, ns, name);
         const auto* spec = object.if_contains("spec");
@@ -650,7 +697,7 @@ json::object ResourceService::update(const ResourceInfo& info, const std::string
         current_spec.as_object()["replicas"] = replicas;
         const std::string rv = meta_string(object, "resourceVersion");
         if (!rv.empty()) metadata_of(current)["resourceVersion"] = rv;
-        update(info, ns, name, std::move(current), options);
+        update_object(info, ns, name, std::move(current), options, "", track, "scale");
         return get_scale(info, ns, name);
     }
     check_type(info, object);
@@ -676,6 +723,8 @@ json::object ResourceService::update(const ResourceInfo& info, const std::string
         }
         const json::object old = parse_stored(*stored);
         json::object next = merge_for_update(info, old, object, subresource);
+        // Server-side apply computed the managed fields; a status write would drop them.
+        if (!track) carry_managed_fields(object, next);
         const Strategy& strategy = strategy_for(info);
         if (strategy.apply_defaults) strategy.apply_defaults(next);
         if (spec_part(next) != spec_part(old)) {
@@ -683,6 +732,10 @@ json::object ResourceService::update(const ResourceInfo& info, const std::string
             const std::int64_t g =
                 generation && generation->is_int64() ? generation->as_int64() : 0;
             metadata_of(next)["generation"] = g + 1;
+        }
+        if (track) {
+            record_update(&old, next, options.field_manager,
+                          impl_->managed_scope(info, tracked_as));
         }
         std::vector<StatusCause> causes;
         if (Impl::is_service(info) && subresource.empty()) {
@@ -721,15 +774,13 @@ json::object ResourceService::update(const ResourceInfo& info, const std::string
 json::object ResourceService::patch(const ResourceInfo& info, const std::string& ns,
                                     const std::string& name, PatchType type, std::string_view body,
                                     const WriteOptions& options, std::string_view subresource) {
+    // An apply body is YAML (JSON being YAML), so it is not parsed as JSON here.
+    if (type == PatchType::kApply) return apply(info, ns, name, body, options, subresource);
     json::value patch_document;
     try {
-        patch_document = json::parse(body);
+        patch_document = parse_document(body);
     } catch (const std::exception& e) {
         throw bad_request(std::string("error decoding patch: ") + e.what());
-    }
-    if (type == PatchType::kApply) {
-        throw unsupported_media_type(
-            "server-side apply is not supported yet (application/apply-patch+yaml)");
     }
     if (type == PatchType::kStrategic && info.custom) {
         throw unsupported_media_type(
@@ -777,6 +828,88 @@ json::object ResourceService::patch(const ResourceInfo& info, const std::string&
                 attempt < kMaxPatchRetries) {
                 continue;
             }
+            throw;
+        }
+    }
+}
+
+namespace {
+
+// upstream's ValidatePatchOptions for an apply: the manager is required and short.
+void check_apply_manager(const std::string& manager) {
+    constexpr std::size_t kMaxFieldManagerLength = 128;
+    std::vector<StatusCause> causes;
+    if (manager.empty()) {
+        causes.push_back(
+            {"FieldValueRequired", "Required value: is required for apply patch", "fieldManager"});
+    } else if (manager.size() > kMaxFieldManagerLength) {
+        causes.push_back(
+            {"FieldValueTooLong", "Too long: may not be more than 128 bytes", "fieldManager"});
+    }
+    if (!causes.empty()) throw invalid("meta.k8s.io", "PatchOptions", "", std::move(causes));
+}
+
+// An apply through /scale carries an autoscaling/v1 Scale; what it sets is the main object's
+// spec.replicas, so it is applied as a configuration of the main object holding only that.
+json::object scale_configuration(const ResourceInfo& info, const json::object& scale,
+                                 const std::string& name) {
+    const ManagedScope scale_kind{
+        builtin_schemas(), nullptr, "autoscaling/v1", "Scale", "", false, false};
+    check_apply_target(scale, scale_kind);
+    json::object metadata{{"name", meta_string(scale, "name")}};
+    if (meta_string(scale, "name").empty()) metadata["name"] = name;
+    json::object configuration{
+        {"apiVersion", info.api_version()}, {"kind", info.kind}, {"metadata", std::move(metadata)}};
+    if (const auto* spec = scale.if_contains("spec"); spec && spec->is_object()) {
+        if (const auto* replicas = spec->as_object().if_contains("replicas")) {
+            configuration["spec"] = json::object{{"replicas", *replicas}};
+        }
+    }
+    return configuration;
+}
+
+}  // namespace
+
+json::object ResourceService::apply(const ResourceInfo& info, const std::string& ns,
+                                    const std::string& name, std::string_view body,
+                                    const WriteOptions& options, std::string_view subresource) {
+    check_apply_manager(options.field_manager);
+    const bool scale = subresource == "scale";
+    json::object applied = parse_apply_patch(body);
+    if (scale) applied = scale_configuration(info, applied, name);
+    const ManagedScope scope = impl_->managed_scope(info, subresource);
+    check_apply_target(applied, scope);
+    impl_->check_fields(info, applied, options);
+    // A resourceVersion in the configuration is a precondition; otherwise the apply is
+    // recomputed against whatever is current when a concurrent write wins the race.
+    const bool precondition = !meta_string(applied, "resourceVersion").empty();
+    const std::string_view written = scale ? std::string_view() : subresource;
+    for (int attempt = 0;; ++attempt) {
+        auto stored = store_->get(storage_key(info, ns, name));
+        // Only the main resource is created by an apply; subresources need the object.
+        if (!stored && !subresource.empty()) throw not_found(info.group, info.plural, name);
+        std::optional<json::object> live;
+        if (stored) live = parse_stored(*stored);
+        json::object result = apply_configuration(live ? &*live : nullptr, applied,
+                                                  options.field_manager, options.force, scope);
+        const std::string result_name = meta_string(result, "name");
+        if (result_name != name) {
+            throw bad_request("the name of the object (" + result_name +
+                              ") does not match the name on the URL (" + name + ")");
+        }
+        try {
+            if (!live) {
+                json::object created = create_object(info, ns, std::move(result), options, false);
+                if (options.created != nullptr) *options.created = true;
+                return created;
+            }
+            json::object updated =
+                update_object(info, ns, name, std::move(result), options, written, false, written);
+            return scale && !options.dry_run ? get_scale(info, ns, name) : updated;
+        } catch (const ApiError& e) {
+            const bool raced = e.code() == 409 && (e.reason() == "AlreadyExists" ||
+                                                   (e.reason() == "Conflict" && !precondition));
+            if (raced && attempt < kMaxPatchRetries) continue;
             throw;
         }
     }

@@ -36,6 +36,7 @@ struct WriteOptions {
     std::string field_validation;  // "Strict", "Warn" (default), "Ignore"
     bool force = false;            // server-side apply: take over conflicting fields
     std::vector<std::string>* warnings = nullptr;  // filled for fieldValidation=Warn
+    bool* created = nullptr;  // set when an apply (PATCH) created the object: upstream says 201
 };
 
 struct DeleteOptions {
@@ -103,6 +104,21 @@ class ResourceService {
                             std::string_view name) const;
 
   private:
+    // create() and update() with control over metadata.managedFields: `track` is false when
+    // server-side apply computed them already; `tracked_as` is the subresource an Update entry
+    // is recorded for (a /scale write goes through the main object but is recorded as scale).
+    boost::json::object create_object(const ResourceInfo& info, const std::string& ns,
+                                      boost::json::object object, const WriteOptions& options,
+                                      bool track);
+    boost::json::object update_object(const ResourceInfo& info, const std::string& ns,
+                                      const std::string& name, boost::json::object object,
+                                      const WriteOptions& options, std::string_view subresource,
+                                      bool track, std::string_view tracked_as);
+    // PATCH with application/apply-patch+yaml: server-side apply, creating a missing object.
+    boost::json::object apply(const ResourceInfo& info, const std::string& ns,
+                              const std::string& name, std::string_view body,
+                              const WriteOptions& options, std::string_view subresource);
+
     struct Impl;
     std::unique_ptr<Impl> impl_;
     std::shared_ptr<store::Store> store_;

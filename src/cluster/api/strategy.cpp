@@ -322,7 +322,9 @@ const Strategy& strategy_for(const ResourceInfo& info) {
     static const Strategy cronjob{NR::kSubdomain, default_cronjob, prepare_with_empty_status,
                                   nullptr};
     static const Strategy crd{NR::kSubdomain, nullptr, prepare_with_empty_status, validate_crd};
+    static const Strategy rbac{NR::kPathSegment, nullptr, nullptr, nullptr};
     if (info.custom) return generic;
+    if (info.group == "rbac.authorization.k8s.io") return rbac;
     if (info.group == "apiextensions.k8s.io" && info.plural == "customresourcedefinitions") {
         return crd;
     }

@@ -10,7 +10,9 @@
 namespace kcube::api {
 
 struct Strategy {
-    enum class NameRule { kSubdomain, kLabel, kDns1035 };
+    // kPathSegment: any name usable as a URL path segment (RBAC names such as
+    // "system:aggregate-to-admin").
+    enum class NameRule { kSubdomain, kLabel, kDns1035, kPathSegment };
     NameRule name_rule = NameRule::kSubdomain;
     // Fills defaults (as upstream's defaulters do); runs on create and on every update.
     void (*apply_defaults)(boost::json::object& object) = nullptr;

@@ -23,8 +23,10 @@ struct Request {
     std::multimap<std::string, std::string> query;
     std::string accept;
     std::string content_type;
+    std::string user_agent;
     std::string body;
-    User user;
+    std::string bearer_token;  // from "Authorization: Bearer ..."
+    User user;                 // from the client certificate, if any
 
     // The first value of query parameter `name`, or "".
     std::string param(const std::string& name) const;

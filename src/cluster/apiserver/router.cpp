@@ -4,13 +4,17 @@
 
 #include <boost/json.hpp>
 
+#include "cluster/api/builtin_schemas.hpp"
 #include "cluster/api/errors.hpp"
 #include "cluster/api/meta.hpp"
+#include "cluster/api/protobuf.hpp"
 #include "cluster/api/selectors.hpp"
 #include "cluster/api/service.hpp"
 #include "cluster/apiserver/discovery.hpp"
 #include "cluster/apiserver/openapi.hpp"
 #include "cluster/apiserver/table.hpp"
+#include "cluster/auth/rbac.hpp"
+#include "cluster/auth/tokens.hpp"
 
 namespace kcube::apiserver {
 namespace json = boost::json;
@@ -82,6 +86,11 @@ api::ListOptions list_options(const Request& request) {
 }
 
 json::object parse_body(const Request& request) {
+    // client-go's typed clients (kubectl create, auth can-i, create token...) send built-in
+    // kinds as protobuf and do not retry with JSON on 415.
+    if (api::is_kubernetes_protobuf(request.content_type)) {
+        return api::decode_kubernetes_protobuf(request.body, api::builtin_schemas());
+    }
     if (request.content_type.find("protobuf") != std::string::npos) {
         throw api::unsupported_media_type(
             "the body of the request was in an unknown format - "
@@ -91,7 +100,7 @@ json::object parse_body(const Request& request) {
     if (request.body.empty()) throw api::bad_request("the request body is empty");
     json::value value;
     try {
-        value = json::parse(request.body);
+        value = api::parse_document(request.body);
     } catch (const std::exception& e) {
         throw api::bad_request(std::string("couldn't get version/kind; json parse error: ") +
                                e.what());
@@ -107,6 +116,25 @@ json::object parse_body(const Request& request) {
     return std::move(value.as_object());
 }
 
+// upstream's managerOrUserAgent: a write without fieldManager is recorded under its client's
+// User-Agent up to the first '/' ("kubectl/v1.32.0 (linux/amd64) ..." is "kubectl"), printable
+// ASCII only and at most 128 bytes. An apply must name its manager instead.
+std::string manager_from_user_agent(std::string_view user_agent) {
+    constexpr std::size_t kMaxFieldManagerLength = 128;
+    std::string manager;
+    for (const char c : user_agent.substr(0, user_agent.find('/'))) {
+        if (c < 0x20 || c == 0x7f) continue;
+        if (manager.size() == kMaxFieldManagerLength) break;
+        manager += c;
+    }
+    return manager;
+}
+
+bool is_apply(const Request& request) {
+    return request.method == "PATCH" &&
+           request.content_type.rfind("application/apply-patch+yaml", 0) == 0;
+}
+
 api::WriteOptions write_options(const Request& request, std::vector<std::string>* warnings) {
     api::WriteOptions options;
     options.dry_run = request.param("dryRun") == "All";
@@ -115,6 +143,9 @@ api::WriteOptions write_options(const Request& request, std::vector<std::string>
                                "; supported values are: [All]");
     }
     options.field_manager = request.param("fieldManager");
+    if (options.field_manager.empty() && !is_apply(request)) {
+        options.field_manager = manager_from_user_agent(request.user_agent);
+    }
     options.field_validation = request.param("fieldValidation");
     if (!options.field_validation.empty() && options.field_validation != "Strict" &&
         options.field_validation != "Warn" && options.field_validation != "Ignore") {
@@ -131,7 +162,7 @@ api::DeleteOptions delete_options(const Request& request) {
     if (!request.body.empty()) {
         json::value body;
         try {
-            body = json::parse(request.body);
+            body = api::parse_document(request.body);
         } catch (const std::exception& e) {
             throw api::bad_request(std::string("invalid DeleteOptions: ") + e.what());
         }
@@ -208,8 +239,16 @@ struct Target {
 
 }  // namespace
 
-Router::Router(api::ResourceService& service, ServerInfo info)
-    : service_(service), info_(std::move(info)) {}
+Router::Router(api::ResourceService& service, Security security, ServerInfo info)
+    : service_(service), security_(security), info_(std::move(info)) {}
+
+User Router::authenticate(const Request& request) {
+    if (request.user.authenticated()) return request.user;
+    if (request.bearer_token.empty()) throw api::unauthorized();
+    auto user = security_.authenticator.authenticate_bearer(request.bearer_token);
+    if (!user) throw api::unauthorized();
+    return *user;
+}
 
 json::object Router::bind_pod(const std::string& ns, const std::string& name,
                               const json::object& binding) {
@@ -317,9 +356,26 @@ Response Router::route(const Request& request) {
                                                {"compiler", "gcc"},
                                                {"platform", "linux/amd64"}});
     }
-    if (!request.user.authenticated()) throw api::unauthorized();
+    const User user = authenticate(request);
+    auto authorize = [&](auth::Attributes attributes) {
+        attributes.user = user.name;
+        attributes.groups = user.groups;
+        const auto decision = security_.authorizer.authorize(attributes);
+        if (!decision.allowed) throw auth::forbidden_error(attributes, decision.reason);
+    };
 
     const auto parts = split_path(path);
+    const bool api_path = !parts.empty() && (parts[0] == "api" || parts[0] == "apis");
+    const bool resource_path =
+        api_path && (parts.size() > 3 || (parts.size() == 3 && parts[0] == "api"));
+    if (!resource_path) {
+        // Discovery and OpenAPI documents: non-resource requests, as upstream authorizes them.
+        auth::Attributes attributes;
+        attributes.resource_request = false;
+        attributes.path = path;
+        attributes.verb = request.method == "GET" ? "get" : "post";
+        authorize(attributes);
+    }
     const auto& registry = service_.registry();
     const bool aggregated = request.accept.find("as=APIGroupDiscoveryList") != std::string::npos &&
                             request.accept.find("v=v2") != std::string::npos;
@@ -386,6 +442,28 @@ Response Router::route(const Request& request) {
     }
     const auto& info = *target.info;
     const bool is_collection = target.name.empty();
+    {
+        auth::Attributes attributes;
+        attributes.api_group = group;
+        attributes.resource = info.plural;
+        attributes.subresource = target.subresource;
+        attributes.ns = target.ns;
+        attributes.name = target.name;
+        if (request.method == "GET") {
+            attributes.verb = !is_collection                    ? "get"
+                              : is_true(request.param("watch")) ? "watch"
+                                                                : "list";
+        } else if (request.method == "POST") {
+            attributes.verb = "create";
+        } else if (request.method == "PUT") {
+            attributes.verb = "update";
+        } else if (request.method == "PATCH") {
+            attributes.verb = "patch";
+        } else if (request.method == "DELETE") {
+            attributes.verb = is_collection ? "deletecollection" : "delete";
+        }
+        authorize(attributes);
+    }
     auto not_allowed = [&] {
         return api::method_not_allowed(
             "the server does not allow this method on the requested "
@@ -402,6 +480,12 @@ Response Router::route(const Request& request) {
         return target.subresource == "binding"
                    ? json_response(201, bind_pod(target.ns, target.name, parse_body(request)))
                    : json_response(201, evict_pod(target.ns, target.name, parse_body(request)));
+    }
+    if (request.method == "POST" && info.group.empty() && info.plural == "serviceaccounts" &&
+        target.subresource == "token") {
+        return json_response(201,
+                             auth::handle_token_request(service_, security_.token_issuer, target.ns,
+                                                        target.name, parse_body(request)));
     }
     if (request.method == "POST" && info.group.empty() && info.plural == "bindings") {
         const json::object binding = parse_body(request);
@@ -463,21 +547,12 @@ Response Router::route(const Request& request) {
         if (info.virtual_resource) {
             // SelfSubjectAccessReview / RulesReview: the node's authorizer answers.
             json::object review = parse_body(request);
-            json::object status{{"allowed", true}, {"reason", "kcube: authenticated user"}};
             if (info.kind == "SelfSubjectRulesReview") {
-                status = json::object{
-                    {"resourceRules", json::array{json::object{{"verbs", json::array{"*"}},
-                                                               {"apiGroups", json::array{"*"}},
-                                                               {"resources", json::array{"*"}}}}},
-                    {"nonResourceRules",
-                     json::array{json::object{{"verbs", json::array{"*"}},
-                                              {"nonResourceURLs", json::array{"*"}}}}},
-                    {"incomplete", false}};
+                return finish(201, security_.authorizer.self_subject_rules_review(
+                                       user.name, user.groups, std::move(review)));
             }
-            review["status"] = std::move(status);
-            review["apiVersion"] = info.api_version();
-            review["kind"] = info.kind;
-            return finish(201, review);
+            return finish(201, security_.authorizer.self_subject_access_review(
+                                   user.name, user.groups, std::move(review)));
         }
         auto created = service_.create(info, target.ns, parse_body(request), options);
         return finish(201, created);
@@ -495,9 +570,11 @@ Response Router::route(const Request& request) {
         check_verb("patch");
         const auto type = patch_type(request.content_type);
         auto options = write_options(request, &warnings);
+        bool created = false;  // an apply creates a missing object, answered with 201
+        options.created = &created;
         auto patched = service_.patch(info, target.ns, target.name, type, request.body, options,
                                       target.subresource);
-        return finish(200, patched);
+        return finish(created ? 201 : 200, patched);
     }
     if (request.method == "DELETE") {
         if (!target.subresource.empty()) throw not_allowed();

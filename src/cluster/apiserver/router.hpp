@@ -12,7 +12,20 @@ class ResourceService;
 class ResourceRegistry;
 }  // namespace kcube::api
 
+namespace kcube::auth {
+class Authorizer;
+class Authenticator;
+class TokenIssuer;
+}  // namespace kcube::auth
+
 namespace kcube::apiserver {
+
+// Who may do what: service-account tokens and RBAC. All three outlive the Router.
+struct Security {
+    auth::Authenticator& authenticator;
+    auth::Authorizer& authorizer;
+    const auth::TokenIssuer& token_issuer;
+};
 
 struct ServerInfo {
     std::string kubernetes_version;  // "v1.32.0"
@@ -23,7 +36,7 @@ struct ServerInfo {
 
 class Router {
   public:
-    Router(api::ResourceService& service, ServerInfo info);
+    Router(api::ResourceService& service, Security security, ServerInfo info);
     Response handle(const Request& request);
     // One watch event as a line on the wire (JSON + "\n"), Table-encoded if the plan says so.
     static std::string encode_event(const api::WatchEvent& event, const WatchPlan& plan);
@@ -39,7 +52,11 @@ class Router {
     // pods/eviction: deletes the pod with the eviction's options.
     boost::json::object evict_pod(const std::string& ns, const std::string& name,
                                   const boost::json::object& eviction);
+    // The user a request acts as: its client certificate, else its bearer token; 401 if the
+    // token is not valid.
+    User authenticate(const Request& request);
     api::ResourceService& service_;
+    Security security_;
     ServerInfo info_;
     bool ready_ = false;
 };

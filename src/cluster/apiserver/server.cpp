@@ -64,8 +64,14 @@ Request to_request(const http::request<http::string_body>& message, const User& 
     request.method = std::string(message.method_string());
     request.accept = std::string(message[http::field::accept]);
     request.content_type = std::string(message[http::field::content_type]);
+    request.user_agent = std::string(message[http::field::user_agent]);
     request.body = message.body();
     request.user = user;
+    const std::string_view authorization = message[http::field::authorization];
+    constexpr std::string_view kBearer = "Bearer ";
+    if (authorization.substr(0, kBearer.size()) == kBearer) {
+        request.bearer_token = std::string(authorization.substr(kBearer.size()));
+    }
     auto target = boost::urls::parse_origin_form(message.target());
     if (!target) throw api::bad_request("malformed request target");
     request.path = std::string(target->path());
@@ -153,8 +159,33 @@ struct HttpsServer::Impl {
         beast::flat_buffer buffer;
         for (;;) {
             http::request_parser<http::string_body> parser;
-            parser.body_limit(kMaxBodyBytes);
+            // Beast would fail the header itself on a large Content-Length; check it below
+            // instead, so that the client gets its 413.
+            parser.body_limit(boost::none);
             beast::get_lowest_layer(stream).expires_after(kIdleTimeout);
+            auto [header_error, header_bytes] =
+                co_await http::async_read_header(stream, buffer, parser, tuple_awaitable);
+            (void)header_bytes;
+            if (header_error) break;
+            const bool expects_continue =
+                beast::iequals(parser.get()[http::field::expect], "100-continue");
+            if (parser.content_length() && *parser.content_length() > kMaxBodyBytes) {
+                // Read the body away before answering, so that a client still sending it gets
+                // the 413 instead of a reset connection (one waiting for 100 sends nothing).
+                if (expects_continue ||
+                    co_await discard(stream, buffer, *parser.content_length())) {
+                    auto too_large = error_response(api::too_large(
+                        "Request entity too large: limit is " + std::to_string(kMaxBodyBytes)));
+                    auto message = to_message(too_large, 11, false);
+                    co_await http::async_write(stream, message, tuple_awaitable);
+                }
+                break;
+            }
+            parser.body_limit(kMaxBodyBytes);  // chunked bodies have no Content-Length
+            if (expects_continue) {
+                http::response<http::empty_body> go_on{http::status::continue_, 11};
+                co_await http::async_write(stream, go_on, tuple_awaitable);
+            }
             auto [read_error, bytes] =
                 co_await http::async_read(stream, buffer, parser, tuple_awaitable);
             (void)bytes;
@@ -188,6 +219,26 @@ struct HttpsServer::Impl {
         }
         beast::get_lowest_layer(stream).expires_after(std::chrono::seconds(5));
         co_await stream.async_shutdown(tuple_awaitable);
+    }
+
+    // Reads and drops `length` body bytes (at most 64 MiB); false if the client went away.
+    net::awaitable<bool> discard(TlsStream& stream, beast::flat_buffer& buffer,
+                                 std::uint64_t length) {
+        constexpr std::uint64_t kMaxDiscard = 64 * 1024 * 1024;
+        if (length > kMaxDiscard) co_return false;
+        std::uint64_t remaining = length;
+        const auto buffered = std::min<std::uint64_t>(remaining, buffer.size());
+        buffer.consume(buffered);
+        remaining -= buffered;
+        std::vector<char> sink(64 * 1024);
+        while (remaining > 0) {
+            auto [error, n] = co_await stream.async_read_some(
+                net::buffer(sink.data(), std::min<std::uint64_t>(remaining, sink.size())),
+                tuple_awaitable);
+            if (error) co_return false;
+            remaining -= n;
+        }
+        co_return true;
     }
 
     // Streams watch events as chunks until the watch ends, times out or the client goes away.

@@ -305,19 +305,24 @@ struct Authorizer::Impl {
     std::shared_ptr<const Snapshot> build() {
         auto snap = std::make_shared<Snapshot>();
         const api::ListOptions all;
+        // Each list is kept in a local: the loops below iterate over its items.
         const json::object cluster_roles = service.list(*infos[0], "", all);
+        const json::object cluster_role_bindings = service.list(*infos[1], "", all);
+        const json::object roles = service.list(*infos[2], "", all);
+        const json::object role_bindings = service.list(*infos[3], "", all);
         snap->cluster_roles = detail::resolve_cluster_roles(items_of(cluster_roles));
-        for (const auto& item : items_of(service.list(*infos[1], "", all))) {
-            if (item.is_object())
+        for (const auto& item : items_of(cluster_role_bindings)) {
+            if (item.is_object()) {
                 snap->cluster_role_bindings.push_back(parse_binding(item.as_object()));
+            }
         }
-        for (const auto& item : items_of(service.list(*infos[2], "", all))) {
+        for (const auto& item : items_of(roles)) {
             if (!item.is_object()) continue;
             const auto& metadata = object_at(item.as_object(), "metadata");
             snap->roles[{string_at(metadata, "namespace"), string_at(metadata, "name")}] =
                 detail::rules_from_json(item.as_object().if_contains("rules"));
         }
-        for (const auto& item : items_of(service.list(*infos[3], "", all))) {
+        for (const auto& item : items_of(role_bindings)) {
             if (!item.is_object()) continue;
             Binding b = parse_binding(item.as_object());
             snap->role_bindings[b.ns].push_back(std::move(b));

@@ -45,6 +45,7 @@ api::ApiError forbidden_error(const Attributes& attributes, const std::string& r
 
 class Authorizer {
   public:
+    // Watches the four RBAC resources of `service`, which must outlive the Authorizer.
     explicit Authorizer(api::ResourceService& service);
     ~Authorizer();
     Authorizer(const Authorizer&) = delete;

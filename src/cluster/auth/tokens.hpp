@@ -80,7 +80,7 @@ class TokenIssuer {
 class Authenticator {
   public:
     // `api_audiences`: the audiences a token must carry one of to be accepted by the API server
-    // (upstream's --api-audiences; default: the issuer).
+    // (upstream's --api-audiences; default: the issuer). `issuer` and `service` must outlive it.
     Authenticator(const TokenIssuer& issuer, api::ResourceService& service,
                   std::vector<std::string> api_audiences = {});
 

@@ -14,6 +14,8 @@
 #include "cluster/api/service.hpp"
 #include "cluster/apiserver/router.hpp"
 #include "cluster/apiserver/server.hpp"
+#include "cluster/auth/rbac.hpp"
+#include "cluster/auth/tokens.hpp"
 #include "cluster/controllers/crd_controller.hpp"
 #include "cluster/controllers/namespace_controller.hpp"
 #include "cluster/store/store.hpp"
@@ -131,8 +133,13 @@ void run(const NodeOptions& options) {
     ensure_system_namespaces(service);
     ensure_kubernetes_service(service, host, options.port);
 
-    apiserver::Router router(service, {kKubernetesVersion, build::kCommit, build::kBuildDate,
-                                       host + ":" + std::to_string(options.port)});
+    auth::ensure_default_rbac(service);
+    auth::TokenIssuer token_issuer(files.sa_key, files.sa_pub);
+    auth::Authenticator authenticator(token_issuer, service);
+    auth::Authorizer authorizer(service);
+    apiserver::Router router(service, {authenticator, authorizer, token_issuer},
+                             {kKubernetesVersion, build::kCommit, build::kBuildDate,
+                              host + ":" + std::to_string(options.port)});
     apiserver::HttpsServer server(options.listen_address, options.port,
                                   {files.apiserver_cert, files.apiserver_key, files.ca_cert},
                                   router);
