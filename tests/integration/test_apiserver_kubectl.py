@@ -255,6 +255,92 @@ class ApiServerWithKubectl(unittest.TestCase):
                '{"metadata":{"finalizers":null}}')
         self.k("wait", "--for=delete", "namespace/closing", "--timeout=30s")
 
+    # --- explain, auth, service accounts, custom resources -----------------------------------------
+    def test_explain(self):
+        out = self.k("explain", "deployment.spec.replicas").stdout
+        self.assertIn("FIELD: replicas <integer>", out)
+        self.assertIn("KIND:       Deployment", out)
+        out = self.k("explain", "pods.spec.containers").stdout
+        self.assertIn("image\t<string>", out)
+
+    def test_auth_can_i_and_rbac(self):
+        self.assertEqual(self.k("auth", "can-i", "create", "deployments", "-n", "demo").stdout.strip(),
+                         "yes")
+        r = self.k("auth", "can-i", "list", "pods", "--as=alice", check=False)
+        self.assertEqual(r.stdout.strip(), "no")
+        self.k("create", "rolebinding", "alice-view", "--clusterrole=view", "--user=alice", "-n", "demo")
+        self.assertEqual(self.k("auth", "can-i", "list", "pods", "-n", "demo", "--as=alice").stdout.strip(),
+                         "yes")
+        r = self.k("auth", "can-i", "delete", "pods", "-n", "demo", "--as=alice", check=False)
+        self.assertEqual(r.stdout.strip(), "no")
+        r = self.k("get", "secrets", "-n", "demo", "--as=alice", check=False)
+        self.assertIn('User "alice" cannot list resource "secrets" in API group "" in the namespace "demo"',
+                      r.stderr)
+
+    def test_service_account_token_is_a_working_credential(self):
+        self.k("create", "serviceaccount", "bot", "-n", "demo")
+        self.k("create", "rolebinding", "bot-edit", "--clusterrole=edit", "--serviceaccount=demo:bot",
+               "-n", "demo")
+        token = self.k("create", "token", "bot", "-n", "demo").stdout.strip()
+        self.assertEqual(token.count("."), 2)
+        as_bot = ["--token=" + token, "--kubeconfig=/dev/null",
+                  "--server=https://127.0.0.1:%d" % self.node.port,
+                  "--certificate-authority=" + os.path.join(self.node.pki, "ca.crt")]
+        self.k(*as_bot, "create", "configmap", "from-bot", "-n", "demo")
+        r = self.k(*as_bot, "get", "configmaps", "-n", "kube-system", check=False)
+        self.assertIn('User "system:serviceaccount:demo:bot" cannot list', r.stderr)
+        r = self.k("--token=not-a-token", "--kubeconfig=/dev/null",
+                   "--server=https://127.0.0.1:%d" % self.node.port, "--insecure-skip-tls-verify",
+                   "get", "pods", check=False)
+        self.assertIn("Unauthorized", r.stderr)
+
+    def test_custom_resource_definition_and_objects(self):
+        crd = """\
+apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata: {name: widgets.example.com}
+spec:
+  group: example.com
+  scope: Namespaced
+  names: {plural: widgets, singular: widget, kind: Widget, shortNames: [wg]}
+  versions:
+  - name: v1
+    served: true
+    storage: true
+    additionalPrinterColumns:
+    - {name: Size, type: integer, jsonPath: .spec.size}
+    schema:
+      openAPIV3Schema:
+        type: object
+        properties:
+          spec:
+            type: object
+            required: [size]
+            properties:
+              size: {type: integer}
+              color: {type: string, enum: [red, blue]}
+"""
+        self.k("apply", "-f", "-", input=crd)
+        self.k("wait", "--for=condition=established", "crd/widgets.example.com", "--timeout=20s")
+        widget = "apiVersion: example.com/v1\nkind: Widget\nmetadata: {name: w1, namespace: demo}\n" \
+                 "spec: {size: 3, color: red, extra: dropped}\n"
+        self.k("apply", "--validate=false", "-f", "-", input=widget)
+        table = self.k("get", "wg", "-n", "demo").stdout.splitlines()
+        self.assertEqual(table[0].split(), ["NAME", "SIZE"])
+        self.assertEqual(table[1].split(), ["w1", "3"])
+        obj = self.node.kubectl_json("get", "widget", "w1", "-n", "demo")
+        self.assertEqual(obj["spec"], {"size": 3, "color": "red"})
+        bad = widget.replace("size: 3", "size: three").replace("w1", "w2").replace(", extra: dropped", "")
+        r = self.k("apply", "-f", "-", input=bad, check=False)
+        self.assertIn("spec.size: Invalid value", r.stderr)
+        self.assertIn("must be of type integer", r.stderr)
+        r = self.k("apply", "-f", "-", input=widget.replace("color: red", "color: pink").replace("w1", "w3")
+                   .replace(", extra: dropped", ""), check=False)
+        self.assertIn('Unsupported value: "pink"', r.stderr)
+        self.k("delete", "crd", "widgets.example.com", "--wait", "--timeout=30s")
+        r = self.k("get", "widgets", "-n", "demo", check=False)
+        self.assertNotEqual(r.returncode, 0)
+
     # --- errors -----------------------------------------------------------------------------------
     def test_error_cases(self):
         r = self.k("get", "pod", "missing", "-n", "demo", check=False)

@@ -26,7 +26,10 @@ struct Request {
     std::string user_agent;
     std::string body;
     std::string bearer_token;  // from "Authorization: Bearer ..."
-    User user;                 // from the client certificate, if any
+    // Impersonate-User / Impersonate-Group headers (kubectl --as / --as-group).
+    std::string impersonate_user;
+    std::vector<std::string> impersonate_groups;
+    User user;  // from the client certificate, if any
 
     // The first value of query parameter `name`, or "".
     std::string param(const std::string& name) const;

@@ -243,11 +243,51 @@ Router::Router(api::ResourceService& service, Security security, ServerInfo info
     : service_(service), security_(security), info_(std::move(info)) {}
 
 User Router::authenticate(const Request& request) {
-    if (request.user.authenticated()) return request.user;
-    if (request.bearer_token.empty()) throw api::unauthorized();
-    auto user = security_.authenticator.authenticate_bearer(request.bearer_token);
-    if (!user) throw api::unauthorized();
-    return *user;
+    User user = request.user;
+    if (!user.authenticated()) {
+        if (request.bearer_token.empty()) throw api::unauthorized();
+        auto from_token = security_.authenticator.authenticate_bearer(request.bearer_token);
+        if (!from_token) throw api::unauthorized();
+        user = std::move(*from_token);
+    }
+    if (request.impersonate_user.empty()) {
+        if (!request.impersonate_groups.empty()) {
+            throw api::bad_request("requested [" + request.impersonate_groups.front() +
+                                   "] without impersonating a user");
+        }
+        return user;
+    }
+    // Impersonation, as upstream: the real user needs the "impersonate" verb on each
+    // identity it takes (users, groups, or a service account).
+    auto allow = [&](const std::string& resource, const std::string& ns, const std::string& name) {
+        auth::Attributes attributes;
+        attributes.user = user.name;
+        attributes.groups = user.groups;
+        attributes.verb = "impersonate";
+        attributes.resource = resource;
+        attributes.ns = ns;
+        attributes.name = name;
+        const auto decision = security_.authorizer.authorize(attributes);
+        if (!decision.allowed) throw auth::forbidden_error(attributes, decision.reason);
+    };
+    User impersonated;
+    impersonated.name = request.impersonate_user;
+    constexpr std::string_view kServiceAccountPrefix = "system:serviceaccount:";
+    if (impersonated.name.rfind(kServiceAccountPrefix, 0) == 0) {
+        const std::string rest = impersonated.name.substr(kServiceAccountPrefix.size());
+        const auto colon = rest.find(':');
+        const std::string ns = rest.substr(0, colon);
+        allow("serviceaccounts", ns, colon == std::string::npos ? "" : rest.substr(colon + 1));
+        impersonated.groups = {"system:serviceaccounts", "system:serviceaccounts:" + ns};
+    } else {
+        allow("users", "", impersonated.name);
+    }
+    for (const auto& group : request.impersonate_groups) {
+        allow("groups", "", group);
+        impersonated.groups.push_back(group);
+    }
+    impersonated.groups.push_back("system:authenticated");
+    return impersonated;
 }
 
 json::object Router::bind_pod(const std::string& ns, const std::string& name,

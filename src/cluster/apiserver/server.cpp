@@ -72,6 +72,13 @@ Request to_request(const http::request<http::string_body>& message, const User& 
     if (authorization.substr(0, kBearer.size()) == kBearer) {
         request.bearer_token = std::string(authorization.substr(kBearer.size()));
     }
+    for (const auto& field : message) {
+        if (beast::iequals(field.name_string(), "Impersonate-User")) {
+            request.impersonate_user = std::string(field.value());
+        } else if (beast::iequals(field.name_string(), "Impersonate-Group")) {
+            request.impersonate_groups.emplace_back(field.value());
+        }
+    }
     auto target = boost::urls::parse_origin_form(message.target());
     if (!target) throw api::bad_request("malformed request target");
     request.path = std::string(target->path());
