@@ -600,3 +600,4 @@ TEST_CASE("ResourceService: PATCH apply creates, updates, conflicts and is valid
     CHECK(std::string(wrong_name.what()) ==
           "the name of the object (other) does not match the name on the URL (settings)");
 }
+

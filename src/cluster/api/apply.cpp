@@ -956,13 +956,15 @@ class Typer {
         return PathElement::key_of(std::move(fields));
     }
 
-    // What an absent field of a built-in kind is upstream, where objects are Go structs: a
-    // struct field is never absent ({}), a field without omitempty (OpenAPI "required") is null.
-    // Only matters for whether a container is itself owned ("."), so only computed when the
-    // other side of a comparison has content.
+    // What an absent field of a built-in kind is upstream, where objects are Go structs: null
+    // when the other side is null, a struct ({}) when the other side has content (non-pointer
+    // structs are never absent), null for a field without omitempty (OpenAPI "required"). This
+    // decides whether a container is itself owned (".") and keeps nulls from being changes.
     std::optional<json::value> absent_value(const TypeRef& map, std::string_view name,
                                             const json::value& other) const {
         if (!typed_ || !declares(map, name)) return std::nullopt;
+        // A Go struct cannot tell an absent field from a null one.
+        if (other.is_null()) return json::value(nullptr);
         const TypeRef type = field(map, name);
         const Shape s = shape(type, &other);
         const bool other_has_content = (other.is_object() && !other.get_object().empty()) ||

@@ -8,10 +8,13 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <string_view>
+#include <utility>
 #include <vector>
 
 #include "builtin_schemas.hpp"
 #include "errors.hpp"
+#include "meta.hpp"
 
 namespace kcube::api {
 
@@ -842,10 +845,12 @@ class Decoder {
         });
         if (raw.empty()) return nullptr;
         if (raw.starts_with(kMagic)) return envelope(raw, depth + 1);
-        boost::system::error_code error;
-        json::value value = json::parse(raw, error);
-        if (error) malformed("an embedded JSON value does not parse: " + error.message());
-        return value;
+        // The same parser and nesting limit as JSON request bodies.
+        try {
+            return parse_document(raw);
+        } catch (const std::exception& e) {
+            malformed(std::string("an embedded JSON value does not parse: ") + e.what());
+        }
     }
 
     // apiextensions' JSONSchemaPropsOrArray {1: schema, 2: repeated schemas},

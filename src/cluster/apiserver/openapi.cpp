@@ -109,7 +109,7 @@ json::object openapi_v3_root(const api::ResourceRegistry& registry) {
 json::object openapi_v3_document(const api::ResourceRegistry& registry,
                                  const api::SchemaSet& schemas, const std::string& gv_path,
                                  const std::string& kubernetes_version) {
-    json::object all = schemas.to_openapi();
+    json::object all = schemas.to_openapi(false);
     json::object paths;
     std::vector<std::string> roots = {"io.k8s.apimachinery.pkg.apis.meta.v1.Status"};
     bool served = false;
@@ -131,7 +131,7 @@ json::object openapi_v3_document(const api::ResourceRegistry& registry,
             definition = reversed + "." + info->version + "." + info->kind;
             api::SchemaSet custom;
             custom.add(definition, info->custom_schema);
-            json::object exported = custom.to_openapi();
+            json::object exported = custom.to_openapi(false);
             auto& schema = exported[definition].as_object();
             schema["x-kubernetes-group-version-kind"] = json::array{gvk(*info)};
             all[definition] = schema;

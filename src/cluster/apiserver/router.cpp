@@ -162,7 +162,12 @@ api::DeleteOptions delete_options(const Request& request) {
     if (!request.body.empty()) {
         json::value body;
         try {
-            body = api::parse_document(request.body);
+            body = api::is_kubernetes_protobuf(request.content_type)
+                       ? json::value(
+                             api::decode_kubernetes_protobuf(request.body, api::builtin_schemas()))
+                       : api::parse_document(request.body);
+        } catch (const ApiError&) {
+            throw;
         } catch (const std::exception& e) {
             throw api::bad_request(std::string("invalid DeleteOptions: ") + e.what());
         }
