@@ -121,7 +121,9 @@ int bench_watchers(int port, const std::string& pki, const std::string& path, in
                 parser.get().body().data = chunk;
                 parser.get().body().size = sizeof chunk;
                 boost::system::error_code ec;
-                http::read(*c.stream, c.buffer, parser, ec);
+                // read_some returns as soon as some body arrived; read() would wait for the
+                // buffer to fill.
+                http::read_some(*c.stream, c.buffer, parser, ec);
                 if (ec && ec != http::error::need_buffer) break;
                 pending.append(chunk, sizeof chunk - parser.get().body().size);
                 size_t nl;

@@ -243,6 +243,18 @@ TEST_CASE("re-apply without a field removes it; another manager's fields stay") 
     CHECK(entry_of(live, "ops", "Apply") == nullptr);
 }
 
+TEST_CASE("applying null unsets a field and owns it; re-applying changes nothing") {
+    const ManagedScope scope = config_map_scope();
+    json::object live = api::apply_configuration(nullptr, config_map({{"a", "1"}, {"b", "2"}}),
+                                                 "ops", false, scope);
+    CHECK(api::apply_configuration(&live, config_map({{"a", "1"}, {"b", "2"}}), "ops", false,
+                                   scope) == live);
+    live = api::apply_configuration(&live, config_map({{"a", nullptr}, {"b", "2"}}), "ops", false,
+                                    scope);
+    CHECK(data_value(live, "a") == nullptr);
+    CHECK(json::serialize(fields_of(live, "ops", "Apply")) == R"({"f:data":{"f:a":{},"f:b":{}}})");
+}
+
 TEST_CASE("two managers applying the same value share it; it goes when both let go") {
     const ManagedScope scope = config_map_scope();
     json::object live =
@@ -600,4 +612,3 @@ TEST_CASE("ResourceService: PATCH apply creates, updates, conflicts and is valid
     CHECK(std::string(wrong_name.what()) ==
           "the name of the object (other) does not match the name on the URL (settings)");
 }
-

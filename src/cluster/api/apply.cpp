@@ -854,10 +854,6 @@ struct TypeRef {
 
 enum class Shape { kScalar, kAtomicList, kAssociativeList, kAtomicMap, kMap };
 
-bool is_list_shape(Shape s) {
-    return s == Shape::kAtomicList || s == Shape::kAssociativeList;
-}
-
 class Typer {
   public:
     Typer(const SchemaSet& schemas, const Schema* root, bool typed)
@@ -1526,29 +1522,23 @@ FieldSet ensure_named_fields_are_members(const Typer& typer, const FieldSet& set
     return out;
 }
 
-// Drops null fields: upstream decodes the result into Go structs (or prunes a custom
-// resource's non-nullable nulls), so a null in an applied configuration means "unset".
-void strip_nulls(const Typer& typer, json::value& value, const TypeRef& type,
-                 std::size_t depth = 0) {
-    if (depth > kMaxDepth) return;
-    const Shape shape = typer.shape(type, &value);
-    if (shape == Shape::kMap && value.is_object()) {
-        auto& object = value.get_object();
-        std::vector<std::string> drop;
-        for (auto& [key, item] : object) {
-            const TypeRef item_type = typer.field(type, key);
-            if (item.is_null() && !typer.nullable(item_type)) {
-                drop.emplace_back(key);
-            } else {
-                strip_nulls(typer, item, item_type, depth + 1);
-            }
-        }
-        for (const auto& key : drop)
+// Drops the fields the configuration set to null: upstream decodes the result into Go structs
+// (or prunes a custom resource's non-nullable nulls), so applying null means "unset". Only the
+// configuration's nulls go; the live object is otherwise left byte for byte as stored.
+void strip_applied_nulls(const Typer& typer, json::value& result, const json::value& config,
+                         const TypeRef& type, std::size_t depth = 0) {
+    if (depth > kMaxDepth || !result.is_object() || !config.is_object()) return;
+    if (typer.shape(type, &config) != Shape::kMap) return;
+    auto& object = result.get_object();
+    for (const auto& [key, value] : config.get_object()) {
+        const TypeRef item_type = typer.field(type, key);
+        auto* item = object.if_contains(key);
+        if (item == nullptr) continue;
+        if (value.is_null() && item->is_null() && !typer.nullable(item_type)) {
             object.erase(key);
-    } else if (is_list_shape(shape) && value.is_array() && !type.deduced) {
-        const TypeRef item_type = typer.element(type);
-        for (auto& item : value.get_array())
-            strip_nulls(typer, item, item_type, depth + 1);
+        } else {
+            strip_applied_nulls(typer, *item, value, item_type, depth + 1);
+        }
     }
 }
 
@@ -2265,7 +2255,7 @@ json::object apply_configuration(const json::object* live, const json::object& a
     }
     json::value result = outcome.object ? std::move(*outcome.object) : live_value;
     if (!result.is_object()) result = json::object{};
-    strip_nulls(field_manager.typer(), result, field_manager.typer().root());
+    strip_applied_nulls(field_manager.typer(), result, config, field_manager.typer().root());
     // kubectl's client-side apply annotation follows server-side applies by kubectl, so a
     // later client-side apply computes its patch from what was really applied last.
     if (manager == "kubectl" && last_applied_of(result)) set_last_applied(result, applied);

@@ -226,7 +226,7 @@ struct Authorizer::Impl {
                                                         // roles, rolebindings
     // Set by the watches' callbacks (on a writer's thread) whenever a policy object may have
     // changed. Shared so that a callback still running while the Authorizer dies is harmless.
-    std::shared_ptr<std::atomic<bool>> dirty = std::make_shared<std::atomic<bool>>(true);
+    std::shared_ptr<std::atomic<bool>> dirty = std::make_shared<std::atomic<bool>>(false);
 
     std::mutex rebuild_mutex;  // one rebuild at a time; guards `watches`
     std::unique_ptr<api::WatchStream> watches[4];
@@ -246,8 +246,10 @@ struct Authorizer::Impl {
         std::lock_guard lock(rebuild_mutex);
         for (int i = 0; i < 4; ++i)
             start_watch(i);
-        // Whatever the watches missed before they started is read by the first rebuild.
-        dirty->store(true, std::memory_order_release);
+        // The first snapshot is built here, after the watches started, so that current() never
+        // hands out an empty pointer while another thread is still building it; a write that
+        // lands in between marks it stale through the watches.
+        snapshot = build();
     }
 
     ~Impl() {
