@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "builtin_schemas.hpp"
+#include "common/base64.hpp"
 #include "errors.hpp"
 #include "meta.hpp"
 
@@ -203,33 +204,6 @@ std::string valid_utf8(std::string_view in) {
             out.append(in.substr(i, size));
             i += size;
         }
-    }
-    return out;
-}
-
-// []byte fields are base64 (standard alphabet, padded) in Go's JSON.
-std::string base64(std::string_view in) {
-    static constexpr char kAlphabet[] =
-        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    std::string out;
-    out.reserve((in.size() + 2) / 3 * 4);
-    std::size_t i = 0;
-    for (; i + 2 < in.size(); i += 3) {
-        const std::uint32_t n = std::uint32_t{static_cast<unsigned char>(in[i])} << 16 |
-                                std::uint32_t{static_cast<unsigned char>(in[i + 1])} << 8 |
-                                std::uint32_t{static_cast<unsigned char>(in[i + 2])};
-        out += kAlphabet[(n >> 18) & 63];
-        out += kAlphabet[(n >> 12) & 63];
-        out += kAlphabet[(n >> 6) & 63];
-        out += kAlphabet[n & 63];
-    }
-    if (const auto rest = in.size() - i; rest > 0) {
-        std::uint32_t n = std::uint32_t{static_cast<unsigned char>(in[i])} << 16;
-        if (rest == 2) n |= std::uint32_t{static_cast<unsigned char>(in[i + 1])} << 8;
-        out += kAlphabet[(n >> 18) & 63];
-        out += kAlphabet[(n >> 12) & 63];
-        out += rest == 2 ? kAlphabet[(n >> 6) & 63] : '=';
-        out += '=';
     }
     return out;
 }
@@ -681,7 +655,7 @@ class Decoder {
             case Kind::kString:
                 return json::string(valid_utf8(raw.bytes));
             case Kind::kBytes:
-                return json::string(base64(raw.bytes));
+                return json::string(base64::encode(raw.bytes));
             case Kind::kInt32:
                 // int32 is sign-extended to 64 bits on the wire; the low 32 bits are the value.
                 return static_cast<std::int64_t>(

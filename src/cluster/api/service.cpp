@@ -15,6 +15,7 @@
 #include "cluster/api/service_ips.hpp"
 #include "cluster/api/strategy.hpp"
 #include "cluster/store/store.hpp"
+#include "common/base64.hpp"
 
 namespace kcube::api {
 namespace json = boost::json;
@@ -31,9 +32,44 @@ json::object parse_stored(const store::Object& stored) {
     return std::move(object);
 }
 
+// Stored documents start with apiVersion, kind and then metadata, so a list can be written by
+// splicing the resourceVersion into the text instead of parsing every item (see list_json).
 std::string encode_for_store(json::object object) {
     metadata_of(object).erase("resourceVersion");
-    return json::serialize(object);
+    json::object ordered;
+    ordered.reserve(object.size());
+    for (const char* key : {"apiVersion", "kind", "metadata"}) {
+        if (auto* value = object.if_contains(key)) ordered[key] = std::move(*value);
+    }
+    for (auto& [key, value] : object) {
+        if (key != "apiVersion" && key != "kind" && key != "metadata") {
+            ordered[key] = std::move(value);
+        }
+    }
+    return json::serialize(ordered);
+}
+
+// One list item as JSON text from its stored document: metadata.resourceVersion spliced in
+// and, for built-in kinds, apiVersion and kind left out (as upstream lists them).
+void append_list_item(std::string& out, const store::Object& stored, bool keep_type) {
+    static constexpr std::string_view kMetadata = "\"metadata\":{";
+    const std::string_view text = stored.value;
+    const auto at = text.find(kMetadata);
+    if (at == std::string_view::npos) {
+        // Not written by encode_for_store: take the slow, always-correct path.
+        json::object object = parse_stored(stored);
+        if (!keep_type) {
+            object.erase("apiVersion");
+            object.erase("kind");
+        }
+        out += json::serialize(object);
+        return;
+    }
+    const auto after = at + kMetadata.size();
+    out += keep_type ? text.substr(0, after) : "{" + std::string(kMetadata);
+    out += "\"resourceVersion\":\"" + std::to_string(stored.mod_revision) + "\"";
+    if (after < text.size() && text[after] != '}') out += ',';
+    out += text.substr(after);
 }
 
 // Everything but metadata and status: a change here bumps metadata.generation.
@@ -65,54 +101,17 @@ std::int64_t parse_revision(const std::string& text, bool& ok) {
 
 // Continue tokens: base64url of "<revision>:<last key>".
 std::string encode_continue(store::Revision revision, const std::string& key) {
-    const std::string raw = std::to_string(revision) + ":" + key;
-    static constexpr char alphabet[] =
-        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-    std::string out;
-    unsigned buffer = 0;
-    int bits = 0;
-    for (unsigned char c : raw) {
-        buffer = (buffer << 8) | c;
-        bits += 8;
-        while (bits >= 6) {
-            bits -= 6;
-            out += alphabet[(buffer >> bits) & 0x3f];
-        }
-    }
-    if (bits > 0) out += alphabet[(buffer << (6 - bits)) & 0x3f];
-    return out;
+    return base64::encode_url(std::to_string(revision) + ":" + key);
 }
 
 bool decode_continue(const std::string& token, store::Revision& revision, std::string& key) {
-    std::string raw;
-    unsigned buffer = 0;
-    int bits = 0;
-    for (char c : token) {
-        int v;
-        if (c >= 'A' && c <= 'Z')
-            v = c - 'A';
-        else if (c >= 'a' && c <= 'z')
-            v = c - 'a' + 26;
-        else if (c >= '0' && c <= '9')
-            v = c - '0' + 52;
-        else if (c == '-')
-            v = 62;
-        else if (c == '_')
-            v = 63;
-        else
-            return false;
-        buffer = (buffer << 6) | static_cast<unsigned>(v);
-        bits += 6;
-        if (bits >= 8) {
-            bits -= 8;
-            raw += static_cast<char>((buffer >> bits) & 0xff);
-        }
-    }
-    const auto colon = raw.find(':');
+    const auto raw = base64::decode_url(token);
+    if (!raw) return false;
+    const auto colon = raw->find(':');
     if (colon == std::string::npos) return false;
     bool ok;
-    revision = parse_revision(raw.substr(0, colon), ok);
-    key = raw.substr(colon + 1);
+    revision = parse_revision(raw->substr(0, colon), ok);
+    key = raw->substr(colon + 1);
     return ok;
 }
 
@@ -369,8 +368,15 @@ json::object ResourceService::get(const ResourceInfo& info, const std::string& n
     return parse_stored(*stored);
 }
 
-json::object ResourceService::list(const ResourceInfo& info, const std::string& ns,
-                                   const ListOptions& options) {
+struct ResourceService::Listing {
+    std::vector<store::Object> items;
+    store::Revision revision = 0;
+    bool more = false;
+    std::string last_key;
+};
+
+ResourceService::Listing ResourceService::collect(const ResourceInfo& info, const std::string& ns,
+                                                  const ListOptions& options) {
     const Filter filter = make_filter(info, options);
     // "": every namespace (a namespaced resource listed cluster-wide).
     const std::string prefix = storage_key(info, ns, "");
@@ -409,40 +415,72 @@ json::object ResourceService::list(const ResourceInfo& info, const std::string& 
                 .with_retry_after(1);
         }
     }
-    json::array items;
-    bool more = false;
-    std::string last_key;
-    store::Revision revision = 0;
+    Listing listing;
     const size_t limit = options.limit > 0 ? static_cast<size_t>(options.limit) : 0;
+    const bool filtered = !filter.labels.empty() || !filter.fields.empty();
     for (;;) {
-        const size_t chunk = limit == 0 ? 0 : std::max<size_t>(limit - items.size(), 50);
+        const size_t chunk = limit == 0 ? 0 : std::max<size_t>(limit - listing.items.size(), 50);
         auto page = store_->list(prefix, at, chunk, start_after);
-        revision = page.revision;
+        listing.revision = page.revision;
         at = page.revision;  // later chunks read the same snapshot
         for (auto& stored : page.items) {
-            last_key = stored.key;
-            json::object object = parse_stored(stored);
-            if (!filter.matches(object)) continue;
-            if (!info.custom) {
-                object.erase("kind");
-                object.erase("apiVersion");
-            }
-            items.push_back(std::move(object));
-            if (limit > 0 && items.size() == limit) break;
+            listing.last_key = stored.key;
+            if (filtered && !filter.matches(parse_stored(stored))) continue;
+            listing.items.push_back(std::move(stored));
+            if (limit > 0 && listing.items.size() == limit) break;
         }
-        if (limit > 0 && items.size() == limit) {
-            more = page.more || last_key != (page.items.empty() ? "" : page.items.back().key);
+        if (limit > 0 && listing.items.size() == limit) {
+            listing.more =
+                page.more || listing.last_key != (page.items.empty() ? "" : page.items.back().key);
             break;
         }
         if (!page.more) break;
         start_after = page.items.back().key;
     }
-    json::object metadata{{"resourceVersion", std::to_string(revision)}};
-    if (more) metadata["continue"] = encode_continue(revision, last_key);
+    return listing;
+}
+
+json::object ResourceService::list(const ResourceInfo& info, const std::string& ns,
+                                   const ListOptions& options) {
+    Listing listing = collect(info, ns, options);
+    json::array items;
+    items.reserve(listing.items.size());
+    for (const auto& stored : listing.items) {
+        json::object object = parse_stored(stored);
+        if (!info.custom) {
+            object.erase("kind");
+            object.erase("apiVersion");
+        }
+        items.push_back(std::move(object));
+    }
+    json::object metadata{{"resourceVersion", std::to_string(listing.revision)}};
+    if (listing.more) metadata["continue"] = encode_continue(listing.revision, listing.last_key);
     return json::object{{"kind", info.list_kind},
                         {"apiVersion", info.api_version()},
                         {"metadata", std::move(metadata)},
                         {"items", std::move(items)}};
+}
+
+std::string ResourceService::list_json(const ResourceInfo& info, const std::string& ns,
+                                       const ListOptions& options) {
+    const Listing listing = collect(info, ns, options);
+    std::string out = "{\"kind\":\"" + info.list_kind + "\",\"apiVersion\":\"" +
+                      info.api_version() + "\",\"metadata\":{\"resourceVersion\":\"" +
+                      std::to_string(listing.revision) + "\"";
+    if (listing.more) {
+        out += ",\"continue\":\"" + encode_continue(listing.revision, listing.last_key) + "\"";
+    }
+    out += "},\"items\":[";
+    size_t bytes = out.size();
+    for (const auto& stored : listing.items)
+        bytes += stored.value.size() + 40;
+    out.reserve(bytes + 2);
+    for (size_t i = 0; i < listing.items.size(); ++i) {
+        if (i > 0) out += ',';
+        append_list_item(out, listing.items[i], info.custom);
+    }
+    out += "]}";
+    return out;
 }
 
 namespace {

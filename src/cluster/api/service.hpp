@@ -79,6 +79,10 @@ class ResourceService {
     // The XList object ({kind, apiVersion, metadata{resourceVersion, continue}, items}).
     boost::json::object list(const ResourceInfo& info, const std::string& ns,
                              const ListOptions& options);
+    // The same list as JSON text, written without parsing each stored item (the hot path of
+    // a plain LIST).
+    std::string list_json(const ResourceInfo& info, const std::string& ns,
+                          const ListOptions& options);
     boost::json::object create(const ResourceInfo& info, const std::string& ns,
                                boost::json::object object, const WriteOptions& options);
     // `subresource` "" or "status" (the object's status only) or "scale" (the Scale view).
@@ -104,6 +108,9 @@ class ResourceService {
                             std::string_view name) const;
 
   private:
+    // The stored items a list returns, filtered and paged (shared by list and list_json).
+    struct Listing;
+    Listing collect(const ResourceInfo& info, const std::string& ns, const ListOptions& options);
     // create() and update() with control over metadata.managedFields: `track` is false when
     // server-side apply computed them already; `tracked_as` is the subresource an Update entry
     // is recorded for (a /scale write goes through the main object but is recorded as scale).

@@ -4,6 +4,7 @@
 
 #include "cluster/api/crd.hpp"
 #include "cluster/api/meta.hpp"
+#include "common/base64.hpp"
 
 namespace kcube::api {
 namespace json = boost::json;
@@ -240,31 +241,9 @@ void default_secret(json::object& object) {
     if (string_data == nullptr) return;
     if (string_data->is_object()) {
         auto& data = child(object, "data");
-        static constexpr char alphabet[] =
-            "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
         for (const auto& [key, value] : string_data->as_object()) {
             if (!value.is_string()) continue;
-            const std::string_view raw = value.as_string();
-            std::string encoded;
-            size_t i = 0;
-            for (; i + 2 < raw.size(); i += 3) {
-                const unsigned n = (static_cast<unsigned char>(raw[i]) << 16) |
-                                   (static_cast<unsigned char>(raw[i + 1]) << 8) |
-                                   static_cast<unsigned char>(raw[i + 2]);
-                encoded += alphabet[(n >> 18) & 63];
-                encoded += alphabet[(n >> 12) & 63];
-                encoded += alphabet[(n >> 6) & 63];
-                encoded += alphabet[n & 63];
-            }
-            if (i < raw.size()) {
-                unsigned n = static_cast<unsigned char>(raw[i]) << 16;
-                if (i + 1 < raw.size()) n |= static_cast<unsigned char>(raw[i + 1]) << 8;
-                encoded += alphabet[(n >> 18) & 63];
-                encoded += alphabet[(n >> 12) & 63];
-                encoded += i + 1 < raw.size() ? alphabet[(n >> 6) & 63] : '=';
-                encoded += '=';
-            }
-            data[key] = encoded;
+            data[key] = base64::encode(value.as_string());
         }
     }
     object.erase("stringData");

@@ -572,9 +572,13 @@ Response Router::route(const Request& request) {
                 response.watch = std::move(plan);
                 return response;
             }
-            auto listing = service_.list(info, target.ns, list_options(request));
-            if (table) return json_response(200, to_table(info, listing, true, include_object));
-            return json_response(200, listing);
+            if (table) {
+                auto listing = service_.list(info, target.ns, list_options(request));
+                return json_response(200, to_table(info, listing, true, include_object));
+            }
+            Response response;
+            response.body = service_.list_json(info, target.ns, list_options(request));
+            return response;
         }
         check_verb("get");
         json::object object = target.subresource == "scale"

@@ -14,6 +14,7 @@
 #include <cstdint>
 
 #include "cluster/api/meta.hpp"
+#include "common/base64.hpp"
 #include "common/error.hpp"
 #include "common/fs.hpp"
 
@@ -46,49 +47,6 @@ constexpr int kCoordinate = 32;
 // go-jose's DefaultLeeway, which upstream's token validation uses for exp, nbf and iat.
 constexpr std::chrono::seconds kLeeway{60};
 constexpr std::string_view kSaPrefix = "system:serviceaccount:";
-
-// ---- base64url (RFC 4648 §5, unpadded, as JOSE requires) ------------------------------
-
-constexpr std::string_view kAlphabet =
-    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-
-std::string base64url(std::string_view data) {
-    std::string out;
-    out.reserve((data.size() + 2) / 3 * 4);
-    uint32_t buffer = 0;
-    int bits = 0;
-    for (unsigned char c : data) {
-        buffer = (buffer << 8) | c;
-        bits += 8;
-        while (bits >= 6) {
-            bits -= 6;
-            out += kAlphabet[(buffer >> bits) & 0x3f];
-        }
-    }
-    if (bits > 0) out += kAlphabet[(buffer << (6 - bits)) & 0x3f];
-    return out;
-}
-
-// Strict: rejects padding, other alphabets and non-zero trailing bits.
-std::optional<std::string> unbase64url(std::string_view text) {
-    if (text.size() % 4 == 1) return std::nullopt;
-    std::string out;
-    out.reserve(text.size() * 3 / 4);
-    uint32_t buffer = 0;
-    int bits = 0;
-    for (char c : text) {
-        const auto pos = kAlphabet.find(c);
-        if (pos == std::string_view::npos) return std::nullopt;
-        buffer = (buffer << 6) | static_cast<uint32_t>(pos);
-        bits += 6;
-        if (bits >= 8) {
-            bits -= 8;
-            out += static_cast<char>((buffer >> bits) & 0xff);
-        }
-    }
-    if (bits > 0 && (buffer & ((1u << bits) - 1)) != 0) return std::nullopt;
-    return out;
-}
 
 // ---- OpenSSL helpers -------------------------------------------------------------------
 
@@ -250,7 +208,7 @@ TokenIssuer::TokenIssuer(const std::filesystem::path& sa_key, const std::filesys
         ERR_clear_error();
         if (!same) key_error(sa_pub, "does not belong to " + sa_key.string());
     }
-    impl_->key_id = base64url(sha256(public_key_der(impl_->public_key.get())));
+    impl_->key_id = base64::encode_url(sha256(public_key_der(impl_->public_key.get())));
 }
 
 TokenIssuer::~TokenIssuer() = default;
@@ -293,8 +251,8 @@ std::string TokenIssuer::issue(const TokenClaims& c) const {
         {"sub", std::string(kSaPrefix) + c.ns + ":" + c.service_account},
     };
     const json::object header{{"alg", "ES256"}, {"kid", impl_->key_id}};
-    const std::string signing_input =
-        base64url(json::serialize(header)) + "." + base64url(json::serialize(payload));
+    const std::string signing_input = base64::encode_url(json::serialize(header)) + "." +
+                                      base64::encode_url(json::serialize(payload));
 
     MdCtxPtr ctx(EVP_MD_CTX_new());
     if (!ctx) throw std::bad_alloc();
@@ -313,7 +271,7 @@ std::string TokenIssuer::issue(const TokenClaims& c) const {
         throw std::runtime_error("signing a service-account token failed: " + openssl_error());
     }
     der.resize(length);
-    return signing_input + "." + base64url(der_to_jose(der));
+    return signing_input + "." + base64::encode_url(der_to_jose(der));
 }
 
 std::optional<VerifiedToken> TokenIssuer::verify(std::string_view jwt) const {
@@ -323,9 +281,9 @@ std::optional<VerifiedToken> TokenIssuer::verify(std::string_view jwt) const {
     if (dot2 == std::string_view::npos || jwt.find('.', dot2 + 1) != std::string_view::npos) {
         return std::nullopt;
     }
-    const auto header_text = unbase64url(jwt.substr(0, dot1));
-    const auto payload_text = unbase64url(jwt.substr(dot1 + 1, dot2 - dot1 - 1));
-    const auto signature = unbase64url(jwt.substr(dot2 + 1));
+    const auto header_text = base64::decode_url(jwt.substr(0, dot1));
+    const auto payload_text = base64::decode_url(jwt.substr(dot1 + 1, dot2 - dot1 - 1));
+    const auto signature = base64::decode_url(jwt.substr(dot2 + 1));
     if (!header_text || !payload_text || !signature) return std::nullopt;
 
     json::object header, payload;
