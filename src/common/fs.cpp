@@ -90,7 +90,12 @@ void ensure_dir(const stdfs::path& dir, mode_t mode) {
 void write_file_atomic(const stdfs::path& path, std::string_view content, mode_t mode) {
     const stdfs::path dir = path.has_parent_path() ? path.parent_path() : stdfs::path(".");
     ensure_dir(dir);
-    const stdfs::path temp = dir / ("." + path.filename().string() + ".tmp-" + random_suffix());
+    // Built with += rather than "." + ..., which trips a GCC 12 -Wrestrict false positive at -O3.
+    std::string temp_name = ".";
+    temp_name += path.filename().string();
+    temp_name += ".tmp-";
+    temp_name += random_suffix();
+    const stdfs::path temp = dir / temp_name;
     bool renamed = false;
     try {
         Fd fd(::open(temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode));
