@@ -167,6 +167,40 @@ class ApiServerWithKubectl(unittest.TestCase):
         cm = self.node.kubectl_json("get", "cm", "settings", "-n", "demo")
         self.assertEqual(cm["data"], {"mode": "fast"})
 
+    def test_every_output_format_for_each_kind(self):
+        self.k("create", "namespace", "kinds")
+        self.k("apply", "-n", "kinds", "-f", "-", input=MANIFEST)
+        headers = {
+            "configmap/settings": (["NAME", "DATA", "AGE"], []),
+            "secret/creds": (["NAME", "TYPE", "DATA", "AGE"], []),
+            "service/web": (["NAME", "TYPE", "CLUSTER-IP", "EXTERNAL-IP", "PORT(S)", "AGE"],
+                            ["SELECTOR"]),
+            "job.batch/once": (["NAME", "STATUS", "COMPLETIONS", "DURATION", "AGE"],
+                               ["CONTAINERS", "IMAGES", "SELECTOR"]),
+            "ingress.networking.k8s.io/web": (["NAME", "CLASS", "HOSTS", "ADDRESS", "PORTS", "AGE"],
+                                              []),
+        }
+        for ref, (columns, wide_extra) in headers.items():
+            table = self.k("get", ref, "-n", "kinds").stdout.splitlines()
+            self.assertEqual(table[0].split(), columns, ref)
+            self.assertEqual(table[1].split()[0], ref.split("/")[1], ref)
+            wide = self.k("get", ref, "-n", "kinds", "-o", "wide").stdout.splitlines()
+            self.assertEqual(wide[0].split(), columns + wide_extra, ref)
+            self.assertEqual(self.k("get", ref, "-n", "kinds", "-o", "name").stdout.strip(), ref)
+            obj = self.node.kubectl_json("get", ref, "-n", "kinds")
+            self.assertEqual(obj["metadata"]["name"], ref.split("/")[1])
+            self.assertIn("name: " + ref.split("/")[1],
+                          self.k("get", ref, "-n", "kinds", "-o", "yaml").stdout)
+            self.assertEqual(self.k("get", ref, "-n", "kinds", "-o",
+                                    "jsonpath={.metadata.namespace}").stdout, "kinds")
+            cc = self.k("get", ref, "-n", "kinds", "-o",
+                        "custom-columns=N:.metadata.name,NS:.metadata.namespace").stdout.split()
+            self.assertEqual(cc, ["N", "NS", ref.split("/")[1], "kinds"])
+        svc = self.k("get", "svc", "web", "-n", "kinds").stdout.splitlines()[1].split()
+        self.assertEqual(svc[1], "NodePort")
+        self.assertRegex(svc[2], r"^10\.(9[6-9]|10[0-9]|11[01])\.\d+\.\d+$")
+        self.assertRegex(svc[4], r"^80:3\d{4}/TCP$")
+
     def test_label_annotate_and_conflicts(self):
         self.k("create", "configmap", "labels", "-n", "demo", "--from-literal=a=b")
         self.k("label", "cm", "labels", "-n", "demo", "tier=db")
