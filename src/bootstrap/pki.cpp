@@ -24,6 +24,7 @@
 
 #include "common/error.hpp"
 #include "common/fs.hpp"
+#include "common/openssl.hpp"
 
 namespace kcube::pki {
 namespace {
@@ -40,15 +41,7 @@ constexpr mode_t kPublicMode = 0644;
 
 // ---- RAII for OpenSSL objects ----------------------------------------------------------
 
-template <auto Free>
-struct Deleter {
-    template <class T>
-    void operator()(T* p) const {
-        Free(p);
-    }
-};
-template <class T, auto Free>
-using Owned = std::unique_ptr<T, Deleter<Free>>;
+using openssl::Owned;
 
 using KeyPtr = Owned<EVP_PKEY, EVP_PKEY_free>;
 using CertPtr = Owned<X509, X509_free>;
@@ -67,21 +60,9 @@ using BasicConstraintsPtr = Owned<BASIC_CONSTRAINTS, BASIC_CONSTRAINTS_free>;
 // ---- errors ---------------------------------------------------------------------------
 
 // Drains OpenSSL's thread-local error queue into one line, so a stale entry never shows up in
-// a later, unrelated message.
-std::string openssl_error() {
-    std::string text;
-    while (unsigned long code = ERR_get_error()) {
-        char buffer[256];
-        ERR_error_string_n(code, buffer, sizeof buffer);
-        if (!text.empty()) text += "; ";
-        text += buffer;
-    }
-    return text.empty() ? "unknown OpenSSL error" : text;
-}
-
 // Failures that valid input cannot cause (out of memory, a broken OpenSSL install).
 [[noreturn]] void throw_openssl(const std::string& action) {
-    throw Error(ExitCode::kInternal, "PKI_OPENSSL", action + ": " + openssl_error());
+    throw Error(ExitCode::kInternal, "PKI_OPENSSL", action + ": " + openssl::error_text());
 }
 
 void check(int rc, const char* action) {
@@ -218,7 +199,7 @@ CertPtr parse_cert(const std::string& pem, const std::string& origin) {
     ERR_clear_error();
     auto bio = read_only_bio(pem);
     CertPtr cert(PEM_read_bio_X509(bio.get(), nullptr, no_passphrase, nullptr));
-    if (!cert) throw_corrupt_cert(origin, openssl_error());
+    if (!cert) throw_corrupt_cert(origin, openssl::error_text());
     return cert;
 }
 
@@ -226,7 +207,7 @@ KeyPtr parse_private_key(const std::string& pem, const std::string& origin) {
     ERR_clear_error();
     auto bio = read_only_bio(pem);
     KeyPtr key(PEM_read_bio_PrivateKey(bio.get(), nullptr, no_passphrase, nullptr));
-    if (!key) throw_corrupt_key(origin, openssl_error());
+    if (!key) throw_corrupt_key(origin, openssl::error_text());
     return key;
 }
 
@@ -234,7 +215,7 @@ KeyPtr parse_public_key(const std::string& pem, const std::string& origin) {
     ERR_clear_error();
     auto bio = read_only_bio(pem);
     KeyPtr key(PEM_read_bio_PUBKEY(bio.get(), nullptr, no_passphrase, nullptr));
-    if (!key) throw_corrupt_key(origin, openssl_error());
+    if (!key) throw_corrupt_key(origin, openssl::error_text());
     return key;
 }
 
@@ -284,7 +265,8 @@ void add_name_entry(X509_NAME* name, int nid, const std::string& value) {
     if (X509_NAME_add_entry_by_NID(name, nid, MBSTRING_UTF8,
                                    reinterpret_cast<const unsigned char*>(value.data()),
                                    static_cast<int>(value.size()), -1, 0) != 1) {
-        throw_invalid_name(std::string(OBJ_nid2sn(nid)) + "=\"" + value + "\"", openssl_error());
+        throw_invalid_name(std::string(OBJ_nid2sn(nid)) + "=\"" + value + "\"",
+                           openssl::error_text());
     }
 }
 

@@ -17,6 +17,7 @@
 #include "common/base64.hpp"
 #include "common/error.hpp"
 #include "common/fs.hpp"
+#include "common/openssl.hpp"
 
 namespace kcube::auth {
 namespace json = boost::json;
@@ -26,15 +27,7 @@ namespace {
 
 // ---- RAII for OpenSSL objects ----------------------------------------------------------
 
-template <auto Free>
-struct Deleter {
-    template <class T>
-    void operator()(T* p) const {
-        Free(p);
-    }
-};
-template <class T, auto Free>
-using Owned = std::unique_ptr<T, Deleter<Free>>;
+using openssl::Owned;
 
 using KeyPtr = Owned<EVP_PKEY, EVP_PKEY_free>;
 using BioPtr = Owned<BIO, BIO_free_all>;
@@ -49,18 +42,6 @@ constexpr std::chrono::seconds kLeeway{60};
 constexpr std::string_view kSaPrefix = "system:serviceaccount:";
 
 // ---- OpenSSL helpers -------------------------------------------------------------------
-
-// Drains OpenSSL's thread-local error queue, so a stale entry never shows up later.
-std::string openssl_error() {
-    std::string text;
-    while (unsigned long code = ERR_get_error()) {
-        char buffer[256];
-        ERR_error_string_n(code, buffer, sizeof buffer);
-        if (!text.empty()) text += "; ";
-        text += buffer;
-    }
-    return text.empty() ? "unknown OpenSSL error" : text;
-}
 
 [[noreturn]] void key_error(const std::filesystem::path& file, const std::string& why) {
     throw Error(ExitCode::kState, "AUTH_SA_KEY_INVALID",
@@ -88,7 +69,7 @@ std::string sha256(std::string_view data) {
     std::array<unsigned char, EVP_MAX_MD_SIZE> digest{};
     unsigned int length = 0;
     if (EVP_Digest(data.data(), data.size(), digest.data(), &length, EVP_sha256(), nullptr) != 1) {
-        throw std::runtime_error("SHA-256 failed: " + openssl_error());
+        throw std::runtime_error("SHA-256 failed: " + openssl::error_text());
     }
     return std::string(reinterpret_cast<const char*>(digest.data()), length);
 }
@@ -96,7 +77,7 @@ std::string sha256(std::string_view data) {
 std::string public_key_der(EVP_PKEY* key) {
     unsigned char* der = nullptr;
     const int length = i2d_PUBKEY(key, &der);
-    if (length <= 0) throw std::runtime_error("cannot encode public key: " + openssl_error());
+    if (length <= 0) throw std::runtime_error("cannot encode public key: " + openssl::error_text());
     std::string out(reinterpret_cast<const char*>(der), static_cast<size_t>(length));
     OPENSSL_free(der);
     return out;
@@ -107,7 +88,7 @@ std::string public_key_der(EVP_PKEY* key) {
 std::string der_to_jose(const std::string& der) {
     const auto* p = reinterpret_cast<const unsigned char*>(der.data());
     SigPtr sig(d2i_ECDSA_SIG(nullptr, &p, static_cast<long>(der.size())));
-    if (!sig) throw std::runtime_error("cannot decode ECDSA signature: " + openssl_error());
+    if (!sig) throw std::runtime_error("cannot decode ECDSA signature: " + openssl::error_text());
     const BIGNUM* r = nullptr;
     const BIGNUM* s = nullptr;
     ECDSA_SIG_get0(sig.get(), &r, &s);
@@ -194,7 +175,8 @@ TokenIssuer::TokenIssuer(const std::filesystem::path& sa_key, const std::filesys
         const std::string pem = fs::read_file(sa_key);
         auto bio = memory_bio(pem);
         impl_->private_key.reset(PEM_read_bio_PrivateKey(bio.get(), nullptr, nullptr, nullptr));
-        if (!impl_->private_key) key_error(sa_key, "not a PEM private key: " + openssl_error());
+        if (!impl_->private_key)
+            key_error(sa_key, "not a PEM private key: " + openssl::error_text());
         if (!is_p256(impl_->private_key.get())) {
             key_error(sa_key, "not an ECDSA P-256 key (service-account tokens are ES256)");
         }
@@ -203,7 +185,7 @@ TokenIssuer::TokenIssuer(const std::filesystem::path& sa_key, const std::filesys
         const std::string pem = fs::read_file(sa_pub);
         auto bio = memory_bio(pem);
         impl_->public_key.reset(PEM_read_bio_PUBKEY(bio.get(), nullptr, nullptr, nullptr));
-        if (!impl_->public_key) key_error(sa_pub, "not a PEM public key: " + openssl_error());
+        if (!impl_->public_key) key_error(sa_pub, "not a PEM public key: " + openssl::error_text());
         const bool same = EVP_PKEY_eq(impl_->private_key.get(), impl_->public_key.get()) == 1;
         ERR_clear_error();
         if (!same) key_error(sa_pub, "does not belong to " + sa_key.string());
@@ -262,13 +244,15 @@ std::string TokenIssuer::issue(const TokenClaims& c) const {
         EVP_DigestSign(ctx.get(), nullptr, &length,
                        reinterpret_cast<const unsigned char*>(signing_input.data()),
                        signing_input.size()) != 1) {
-        throw std::runtime_error("signing a service-account token failed: " + openssl_error());
+        throw std::runtime_error("signing a service-account token failed: " +
+                                 openssl::error_text());
     }
     std::string der(length, '\0');
     if (EVP_DigestSign(ctx.get(), reinterpret_cast<unsigned char*>(der.data()), &length,
                        reinterpret_cast<const unsigned char*>(signing_input.data()),
                        signing_input.size()) != 1) {
-        throw std::runtime_error("signing a service-account token failed: " + openssl_error());
+        throw std::runtime_error("signing a service-account token failed: " +
+                                 openssl::error_text());
     }
     der.resize(length);
     return signing_input + "." + base64::encode_url(der_to_jose(der));
