@@ -116,3 +116,29 @@ class Node:
 
     def kubectl_json(self, *args):
         return json.loads(self.kubectl(*args, "-o", "json").stdout)
+
+    def api(self, method, path, body=None, content_type="application/json"):
+        """(status, parsed JSON) of one API request with the admin certificate."""
+        data = None
+        headers = {}
+        if body is not None:
+            data = body if isinstance(body, (bytes, str)) else json.dumps(body)
+            data = data.encode() if isinstance(data, str) else data
+            headers["Content-Type"] = content_type
+        status, raw, _ = self.get_raw(path, method=method, body=data, headers=headers)
+        try:
+            return status, json.loads(raw or b"null")
+        except ValueError:
+            return status, raw.decode(errors="replace")
+
+    def wait_for(self, predicate, timeout=30, interval=0.1, what="condition"):
+        """Polls `predicate` until it returns something truthy; returns that, or fails."""
+        deadline = time.time() + timeout
+        last = None
+        while time.time() < deadline:
+            last = predicate()
+            if last:
+                return last
+            time.sleep(interval)
+        raise AssertionError("timed out after %ss waiting for %s (last: %r)\nnode log:\n%s"
+                             % (timeout, what, last, self.logs()))

@@ -17,6 +17,7 @@
 #include "cluster/auth/rbac.hpp"
 #include "cluster/auth/tokens.hpp"
 #include "cluster/controllers/crd_controller.hpp"
+#include "cluster/controllers/manager.hpp"
 #include "cluster/controllers/namespace_controller.hpp"
 #include "cluster/store/store.hpp"
 #include "common/error.hpp"
@@ -148,6 +149,10 @@ void run(const NodeOptions& options) {
     // with --disable controllers.
     controllers::NamespaceController namespace_controller(service);
     controllers::CrdController crd_controller(service, *registry);
+    controllers::ControllerManager controller_manager(
+        service,
+        {!options.disabled.contains("controllers"), !options.disabled.contains("scheduler")});
+    controller_manager.start();
     router.set_ready(true);
     const auto elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(
         std::chrono::steady_clock::now() - started);

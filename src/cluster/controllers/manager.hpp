@@ -1,0 +1,31 @@
+#pragma once
+// Runs the scheduler and the controllers over one set of shared informers, in process, on the
+// node's ResourceService. `kcube node run --disable controllers,scheduler` leaves them off.
+#include <memory>
+
+namespace kcube::api {
+class ResourceService;
+}
+
+namespace kcube::controllers {
+
+struct ManagerOptions {
+    bool controllers = true;
+    bool scheduler = true;
+};
+
+class ControllerManager {
+  public:
+    ControllerManager(api::ResourceService& service, ManagerOptions options);
+    ~ControllerManager();  // stops every controller, then the informers
+    ControllerManager(const ControllerManager&) = delete;
+    ControllerManager& operator=(const ControllerManager&) = delete;
+
+    void start();
+
+  private:
+    struct Impl;
+    std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace kcube::controllers

@@ -1,0 +1,55 @@
+#pragma once
+// The shape of every controller: informer handlers queue object keys, one worker thread takes
+// them off the queue and reconciles, and a failed reconcile is retried with back-off. Nothing
+// polls; timed work (deadlines, back-off, schedules) is a delayed add to the queue.
+#include <memory>
+#include <string>
+#include <thread>
+
+#include "cluster/controllers/runtime/work_queue.hpp"
+
+namespace kcube::api {
+class ResourceService;
+}
+
+namespace kcube::controllers {
+
+class InformerSet;
+class EventRecorder;
+
+// What a controller gets to work with.
+struct ControllerContext {
+    api::ResourceService& service;
+    InformerSet& informers;
+    EventRecorder& events;
+};
+
+class Controller {
+  public:
+    explicit Controller(std::string name);
+    virtual ~Controller();
+    Controller(const Controller&) = delete;
+    Controller& operator=(const Controller&) = delete;
+
+    const std::string& name() const { return name_; }
+    // Starts the worker; the informers must have been started (caches warm).
+    void start();
+    // Stops and joins the worker. The owner calls this before destroying the controller, so
+    // that no reconcile runs on a half-destroyed object.
+    void stop();
+
+  protected:
+    // Brings the object with this key to its desired state. Throwing retries it with back-off
+    // (a 409 Conflict quietly: the cache was behind).
+    virtual void reconcile(const std::string& key) = 0;
+    WorkQueue& queue() { return queue_; }
+
+  private:
+    void work(std::stop_token stop);
+
+    std::string name_;
+    WorkQueue queue_;
+    std::jthread worker_;
+};
+
+}  // namespace kcube::controllers
