@@ -57,6 +57,10 @@ void add_node_command(CLI::App& root, Context& /*context*/) {
                     "Components to leave off: kubelet,proxy,dns,controllers,scheduler");
     run->add_option("--datastore", options->datastore, "Datastore (sqlite)")->capture_default_str();
     run->add_option("--node-name", options->node_name, "Node name (default: the host name)");
+    run->add_option("--node-monitor-grace-period", options->node_monitor_grace_period_seconds,
+                    "Seconds a node's Lease may go unrenewed before the node is NotReady")
+        ->check(CLI::Range(1, 3600))
+        ->capture_default_str();
     run->callback([options, disabled] {
         options->disabled = parse_components(*disabled);
         node::run(*options);

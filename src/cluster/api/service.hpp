@@ -100,6 +100,9 @@ class ResourceService {
                                           const DeleteOptions& options);
     std::unique_ptr<WatchStream> watch(const ResourceInfo& info, const std::string& ns,
                                        const ListOptions& options);
+    // pods/binding: assigns an unassigned pod to `node` and marks it PodScheduled, as the
+    // binding subresource does upstream (409 if the pod is already assigned).
+    void bind_pod(const std::string& ns, const std::string& name, const std::string& node);
     // The Scale (autoscaling/v1) view of a scalable object.
     boost::json::object get_scale(const ResourceInfo& info, const std::string& ns,
                                   const std::string& name);

@@ -297,35 +297,17 @@ User Router::authenticate(const Request& request) {
 
 json::object Router::bind_pod(const std::string& ns, const std::string& name,
                               const json::object& binding) {
-    auto pods = service_.registry().find("", "v1", "pods");
     const std::string node = api::field_value(binding, "target.name");
     if (node.empty()) {
         throw api::invalid("", "Binding", name,
                            {{"FieldValueRequired", "Required value", "target.name"}});
     }
-    for (int attempt = 0; attempt < 8; ++attempt) {
-        json::object pod = service_.get(*pods, ns, name);
-        const std::string assigned = api::field_value(pod, "spec.nodeName");
-        if (!assigned.empty()) {
-            throw api::conflict(
-                "", "pods/binding", name,
-                "pod " + name + " is already assigned to node \"" + assigned + "\"");
-        }
-        auto& spec = pod["spec"];
-        if (!spec.is_object()) spec = json::object{};
-        spec.as_object()["nodeName"] = node;
-        try {
-            service_.update(*pods, ns, name, std::move(pod), {});
-            return json::object{{"kind", "Status"},
-                                {"apiVersion", "v1"},
-                                {"metadata", json::object{}},
-                                {"status", "Success"},
-                                {"code", 201}};
-        } catch (const ApiError& e) {
-            if (e.code() != 409 || e.reason() != "Conflict") throw;
-        }
-    }
-    throw api::conflict("", "pods/binding", name, "too many concurrent changes");
+    service_.bind_pod(ns, name, node);
+    return json::object{{"kind", "Status"},
+                        {"apiVersion", "v1"},
+                        {"metadata", json::object{}},
+                        {"status", "Success"},
+                        {"code", 201}};
 }
 
 json::object Router::evict_pod(const std::string& ns, const std::string& name,

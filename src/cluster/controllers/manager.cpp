@@ -12,17 +12,21 @@
 namespace kcube::controllers {
 
 struct ControllerManager::Impl {
+    ControllerSettings settings;
     InformerSet informers;
     EventRecorder events;
     ControllerContext context;
     std::vector<std::unique_ptr<Controller>> running;
 
-    explicit Impl(api::ResourceService& service)
-        : informers(service), events(service), context{service, informers, events} {}
+    Impl(api::ResourceService& service, ControllerSettings s)
+        : settings(std::move(s)),
+          informers(service),
+          events(service),
+          context{service, informers, events, settings} {}
 };
 
 ControllerManager::ControllerManager(api::ResourceService& service, ManagerOptions options)
-    : impl_(std::make_unique<Impl>(service)) {
+    : impl_(std::make_unique<Impl>(service, std::move(options.settings))) {
     using Factory = std::unique_ptr<Controller> (*)(ControllerContext&);
     std::vector<Factory> factories;
     if (options.scheduler) factories.push_back(&scheduler::make_scheduler);

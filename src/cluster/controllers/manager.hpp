@@ -3,15 +3,14 @@
 // node's ResourceService. `kcube node run --disable controllers,scheduler` leaves them off.
 #include <memory>
 
-namespace kcube::api {
-class ResourceService;
-}
+#include "cluster/controllers/runtime/controller.hpp"
 
 namespace kcube::controllers {
 
 struct ManagerOptions {
     bool controllers = true;
     bool scheduler = true;
+    ControllerSettings settings;
 };
 
 class ControllerManager {

@@ -149,9 +149,13 @@ void run(const NodeOptions& options) {
     // with --disable controllers.
     controllers::NamespaceController namespace_controller(service);
     controllers::CrdController crd_controller(service, *registry);
-    controllers::ControllerManager controller_manager(
-        service,
-        {!options.disabled.contains("controllers"), !options.disabled.contains("scheduler")});
+    controllers::ManagerOptions manager_options;
+    manager_options.controllers = !options.disabled.contains("controllers");
+    manager_options.scheduler = !options.disabled.contains("scheduler");
+    manager_options.settings.root_ca_pem = fs::read_file(files.ca_cert);
+    manager_options.settings.node_monitor_grace_period =
+        std::chrono::seconds(options.node_monitor_grace_period_seconds);
+    controllers::ControllerManager controller_manager(service, std::move(manager_options));
     controller_manager.start();
     router.set_ready(true);
     const auto elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(

@@ -14,6 +14,7 @@ struct NodeOptions {
     std::set<std::string> disabled;  // kubelet, proxy, dns, controllers, scheduler
     std::string datastore = "sqlite";
     std::string node_name;  // default: the host name
+    int node_monitor_grace_period_seconds = 40;
 };
 
 // The component names --disable accepts.

@@ -2,6 +2,7 @@
 // The shape of every controller: informer handlers queue object keys, one worker thread takes
 // them off the queue and reconciles, and a failed reconcile is retried with back-off. Nothing
 // polls; timed work (deadlines, back-off, schedules) is a delayed add to the queue.
+#include <chrono>
 #include <memory>
 #include <string>
 #include <thread>
@@ -17,11 +18,20 @@ namespace kcube::controllers {
 class InformerSet;
 class EventRecorder;
 
+// Cluster-wide facts and tunables the controllers need.
+struct ControllerSettings {
+    // The cluster CA certificate (PEM): the kube-root-ca.crt ConfigMap in every namespace.
+    std::string root_ca_pem;
+    // How long a node's Lease may go unrenewed before the node is marked NotReady.
+    std::chrono::seconds node_monitor_grace_period{40};
+};
+
 // What a controller gets to work with.
 struct ControllerContext {
     api::ResourceService& service;
     InformerSet& informers;
     EventRecorder& events;
+    const ControllerSettings& settings;
 };
 
 class Controller {
