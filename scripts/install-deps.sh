@@ -14,6 +14,8 @@ build_packages=(
 boost_versioned=(libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev)
 boost_generic=(libboost-dev libboost-json-dev libboost-url-dev)
 test_packages=(python3 python3-kubernetes)
+# What the node runs pods with (the none driver on this host; the tests start it as root).
+runtime_packages=(containerd runc containernetworking-plugins)
 
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then
@@ -32,7 +34,7 @@ apt_update_once() {
   fi
 }
 
-wanted=("${build_packages[@]}" "${test_packages[@]}")
+wanted=("${build_packages[@]}" "${test_packages[@]}" "${runtime_packages[@]}")
 if is_installed libboost1.81-dev || apt-cache show libboost1.81-dev >/dev/null 2>&1; then
   wanted+=("${boost_versioned[@]}")
 else
