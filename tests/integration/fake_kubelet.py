@@ -67,6 +67,7 @@ class FakeKubelet:
         self.policy = policy or (lambda pod: running_ready(pod))
         self.interval = interval
         self.heartbeats = True  # clear to stop Lease renewal (node lifecycle tests)
+        self.ready = True  # the Ready status this kubelet reports (see set_ready)
         self.handled = {}  # pod uid -> the status written
         self._stop = threading.Event()
         self._thread = None
@@ -108,6 +109,35 @@ class FakeKubelet:
                            "spec": {"holderIdentity": self.name, "leaseDurationSeconds": 40,
                                     "renewTime": micro}})
 
+    def post_ready(self, ready=True):
+        """Writes the node's Ready condition as this kubelet sees it (True or False)."""
+        condition = {"type": "Ready", "status": "True" if ready else "False",
+                     "reason": "KubeletReady" if ready else "KubeletNotReady",
+                     "message": "kubelet is posting ready status" if ready
+                     else "container runtime is down",
+                     "lastHeartbeatTime": now(), "lastTransitionTime": now()}
+        status, body = self.node.api("PATCH", "/api/v1/nodes/%s/status" % self.name,
+                                     {"status": {"conditions": [condition]}},
+                                     "application/strategic-merge-patch+json")
+        assert status == 200, (status, body)
+
+    def set_ready(self, ready):
+        """Makes this kubelet report Ready=True or Ready=False from now on."""
+        self.ready = ready
+        self.post_ready(ready)
+
+    def repost_ready(self):
+        """Like a kubelet whose view differs from the node object's (after the node lifecycle
+        controller set Unknown while heartbeats were off): posts its own Ready status again."""
+        status, node = self.node.api("GET", "/api/v1/nodes/%s" % self.name)
+        if status != 200:
+            return
+        want = "True" if self.ready else "False"
+        have = [c.get("status") for c in node.get("status", {}).get("conditions", [])
+                if c.get("type") == "Ready"]
+        if have != [want]:
+            self.post_ready(self.ready)
+
     def start(self):
         self.register()
         self._thread = threading.Thread(target=self._loop, daemon=True)
@@ -126,6 +156,7 @@ class FakeKubelet:
                 self.sync_pods()
                 if self.heartbeats and time.time() - last_lease > 2:
                     self.renew_lease()
+                    self.repost_ready()
                     last_lease = time.time()
             except Exception as e:  # keep playing the kubelet; a test sees the effects
                 print("fake kubelet:", e)
@@ -151,3 +182,28 @@ class FakeKubelet:
                                        "application/merge-patch+json")
             if code == 200:
                 self.handled[meta["uid"]] = new_status
+
+
+def set_pod_ready(node, namespace, name, ready=True):
+    """Re-writes a running pod's readiness through the API, as a kubelet does when a readiness
+    probe starts or stops passing: the Ready and ContainersReady conditions (with a new
+    lastTransitionTime when they change) and each container's ready flag."""
+    path = "/api/v1/namespaces/%s/pods/%s" % (namespace, name)
+    status, pod = node.api("GET", path)
+    assert status == 200, (status, pod)
+    pod_status = pod.get("status", {})
+    value = "True" if ready else "False"
+    conditions = []
+    for condition in pod_status.get("conditions", []):
+        if condition.get("type") in ("Ready", "ContainersReady"):
+            condition = dict(condition)
+            if condition.get("status") != value:
+                condition["lastTransitionTime"] = now()
+            condition["status"] = value
+        conditions.append(condition)
+    containers = [dict(c, ready=ready) for c in pod_status.get("containerStatuses", [])]
+    code, body = node.api("PATCH", path + "/status",
+                          {"status": {"conditions": conditions, "containerStatuses": containers}},
+                          "application/merge-patch+json")
+    assert code == 200, (code, body)
+    return body

@@ -23,7 +23,7 @@ def free_port():
 class Node:
     """Starts the node with the kubelet, proxy and DNS off (unless `disable` says otherwise)."""
 
-    def __init__(self, disable="kubelet,proxy,dns", data_dir=None, port=None):
+    def __init__(self, disable="kubelet,proxy,dns", data_dir=None, port=None, extra_args=None):
         self.bin = os.environ["KCUBE_BIN"]
         self.kubectl_bin = os.environ["KUBECTL"]
         self.disable = disable
@@ -32,6 +32,7 @@ class Node:
         self.port = port or free_port()
         self.proc = None
         self.log_path = os.path.join(self.tmp, "node.log")
+        self.extra_args = list(extra_args or [])  # more `kcube node run` flags
 
     @property
     def kubeconfig(self):
@@ -45,7 +46,8 @@ class Node:
         self.log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(
             [self.bin, "node", "run", "--data-dir", self.data_dir, "--listen-address",
-             "127.0.0.1", "--port", str(self.port), "--disable", self.disable],
+             "127.0.0.1", "--port", str(self.port), "--disable", self.disable]
+            + self.extra_args,
             stdout=self.log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
         deadline = time.time() + timeout
         while time.time() < deadline:

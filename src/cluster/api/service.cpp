@@ -988,20 +988,35 @@ json::object ResourceService::remove(const ResourceInfo& info, const std::string
         if (options.propagation_policy == "Foreground") add_finalizer("foregroundDeletion");
         if (options.propagation_policy == "Orphan") add_finalizer("orphan");
         bool graceful = false;
+        bool shortened = false;  // a terminating pod's grace period was cut short
         if (info.plural == "pods" && info.group.empty()) {
-            // A pod on a node is stopped by its kubelet first, which then deletes it with 0.
-            std::int64_t grace = 30;
-            if (const auto* spec = object.if_contains("spec"); spec && spec->is_object()) {
-                if (const auto* g = spec->as_object().if_contains("terminationGracePeriodSeconds");
-                    g && g->is_int64()) {
-                    grace = g->as_int64();
+            const bool terminating = !meta_string(object, "deletionTimestamp").empty();
+            const auto* current = metadata.if_contains("deletionGracePeriodSeconds");
+            const std::int64_t left = current && current->is_int64() ? current->as_int64() : 0;
+            if (terminating) {
+                // Another delete of a terminating pod can only shorten its grace period (a
+                // kubelet's final grace-0 delete, `kubectl delete --force`), never lengthen it.
+                if (options.grace_period_seconds && *options.grace_period_seconds < left) {
+                    metadata["deletionGracePeriodSeconds"] = *options.grace_period_seconds;
+                    shortened = true;
                 }
+                graceful = shortened ? *options.grace_period_seconds > 0 : left > 0;
+            } else {
+                // A pod on a node is stopped by its kubelet first, which then deletes it with 0.
+                std::int64_t grace = 30;
+                if (const auto* spec = object.if_contains("spec"); spec && spec->is_object()) {
+                    if (const auto* g =
+                            spec->as_object().if_contains("terminationGracePeriodSeconds");
+                        g && g->is_int64()) {
+                        grace = g->as_int64();
+                    }
+                }
+                if (options.grace_period_seconds) grace = *options.grace_period_seconds;
+                const std::string node = field_value(object, "spec.nodeName");
+                const std::string phase = field_value(object, "status.phase");
+                graceful = grace > 0 && !node.empty() && phase != "Succeeded" && phase != "Failed";
+                if (graceful) metadata["deletionGracePeriodSeconds"] = grace;
             }
-            if (options.grace_period_seconds) grace = *options.grace_period_seconds;
-            const std::string node = field_value(object, "spec.nodeName");
-            const std::string phase = field_value(object, "status.phase");
-            graceful = grace > 0 && !node.empty() && phase != "Succeeded" && phase != "Failed";
-            if (graceful) metadata["deletionGracePeriodSeconds"] = grace;
         }
         const bool is_namespace = info.plural == "namespaces" && info.group.empty();
         const bool keep = graceful || !finalizers.empty() || is_namespace;
@@ -1017,7 +1032,7 @@ json::object ResourceService::remove(const ResourceInfo& info, const std::string
             }
             return success_status(info, name, uid);
         }
-        if (!meta_string(object, "deletionTimestamp").empty() &&
+        if (!shortened && !meta_string(object, "deletionTimestamp").empty() &&
             finalizers.size() ==
                 (metadata.contains("finalizers") ? metadata["finalizers"].as_array().size() : 0)) {
             return object;  // already being deleted; nothing new to record

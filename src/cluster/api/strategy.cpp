@@ -165,7 +165,11 @@ void default_daemonset(json::object& object) {
 
 void default_job(json::object& object) {
     auto& spec = child(object, "spec");
-    set_default(spec, "completions", 1);
+    // As upstream: with neither set, one pod that must succeed; a Job with only parallelism
+    // keeps completions unset (a work queue: done when any pod succeeds).
+    if (!spec.contains("completions") && !spec.contains("parallelism")) {
+        spec["completions"] = 1;
+    }
     set_default(spec, "parallelism", 1);
     set_default(spec, "backoffLimit", 6);
     set_default(spec, "completionMode", "NonIndexed");
@@ -278,6 +282,21 @@ void validate_configmap(const json::object& object, std::vector<StatusCause>& ca
     }
 }
 
+void default_persistent_volume(json::object& object) {
+    auto& spec = child(object, "spec");
+    set_default(spec, "persistentVolumeReclaimPolicy", "Retain");
+    set_default(spec, "volumeMode", "Filesystem");
+}
+
+void default_persistent_volume_claim(json::object& object) {
+    set_default(child(object, "spec"), "volumeMode", "Filesystem");
+}
+
+// A new volume is Pending until the binder makes it Available; a new claim is Pending.
+void prepare_persistent_volume(json::object& object) {
+    object["status"] = json::object{{"phase", "Pending"}};
+}
+
 }  // namespace
 
 const Strategy& strategy_for(const ResourceInfo& info) {
@@ -302,6 +321,10 @@ const Strategy& strategy_for(const ResourceInfo& info) {
                                   nullptr};
     static const Strategy crd{NR::kSubdomain, nullptr, prepare_with_empty_status, validate_crd};
     static const Strategy rbac{NR::kPathSegment, nullptr, nullptr, nullptr};
+    static const Strategy persistent_volume{NR::kSubdomain, default_persistent_volume,
+                                            prepare_persistent_volume, nullptr};
+    static const Strategy persistent_volume_claim{NR::kSubdomain, default_persistent_volume_claim,
+                                                  prepare_persistent_volume, nullptr};
     if (info.custom) return generic;
     if (info.group == "rbac.authorization.k8s.io") return rbac;
     if (info.group == "apiextensions.k8s.io" && info.plural == "customresourcedefinitions") {
@@ -313,6 +336,8 @@ const Strategy& strategy_for(const ResourceInfo& info) {
         if (info.plural == "services") return service;
         if (info.plural == "secrets") return secret;
         if (info.plural == "configmaps") return configmap;
+        if (info.plural == "persistentvolumes") return persistent_volume;
+        if (info.plural == "persistentvolumeclaims") return persistent_volume_claim;
     } else if (info.group == "apps") {
         if (info.plural == "deployments") return deployment;
         if (info.plural == "replicasets") return replicaset;

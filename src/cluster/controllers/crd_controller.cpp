@@ -87,8 +87,14 @@ struct CrdController::Impl {
             } catch (const std::exception& e) {
                 spdlog::warn("crd controller: {}", e.what());
             }
+            // Sleep until the watch has news; look again after a while only when work is
+            // left (a watch to re-establish or contents still going away).
             std::unique_lock lock(mutex);
-            wake.wait_for(lock, kRetryInterval, [this] { return ready; });
+            if (watch && pending.empty()) {
+                wake.wait(lock, [this] { return ready; });
+            } else {
+                wake.wait_for(lock, kRetryInterval, [this] { return ready; });
+            }
             ready = false;
         }
     }

@@ -141,8 +141,9 @@ void Informer::forget_deleted(const json::object& deleted) {
     if (uid.empty()) return;
     std::unique_lock lock(mutex_);
     auto it = entries_.find(object_key(deleted));
-    // Only while the watch still shows it; a DELETED event clears the mark.
-    if (it != entries_.end() && it->second.watched) deleted_uids_.insert(uid);
+    if (it != entries_.end() && !it->second.watched) entries_.erase(it);  // own write only
+    // Hidden until its DELETED event arrives (the watch may still deliver its creation).
+    deleted_uids_.insert(uid);
 }
 
 std::pair<ObjectPtr, ObjectPtr> Informer::apply(const std::string& type, json::object object) {

@@ -58,7 +58,9 @@ class Informer {
 
     // Read-your-writes: a controller's own successful write (the object the service returned).
     void remember(boost::json::object written);
-    // Read-your-writes: an object this controller deleted (hidden until the watch says so).
+    // Read-your-writes: an object this controller deleted and that is gone (remove() answered
+    // with a Status), hidden until the watch says so. When remove() returned the object still
+    // terminating (graceful pod deletion, finalizers), remember() that instead.
     void forget_deleted(const boost::json::object& deleted);
 
   private:
