@@ -38,16 +38,6 @@ constexpr const char* kScheduledTimestampAnnotation =
 // Upstream queues the next sync this much after the scheduled time, against clock skew.
 constexpr auto kNextScheduleDelta = 100ms;
 
-const json::object* object_at(const json::object& object, std::string_view key) {
-    const auto* value = object.if_contains(key);
-    return value && value->is_object() ? &value->as_object() : nullptr;
-}
-
-const json::array* array_at(const json::object& object, std::string_view key) {
-    const auto* value = object.if_contains(key);
-    return value && value->is_array() ? &value->as_array() : nullptr;
-}
-
 std::optional<Instant> instant_at(const json::object& object, std::string_view path) {
     const std::string text = api::field_value(object, path);
     Clock::time_point t;

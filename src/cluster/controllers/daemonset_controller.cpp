@@ -381,11 +381,7 @@ class DaemonSetController final : public Controller {
             return;
         }
         // A pod on a node terminates gracefully and stays visible until its kubelet is done.
-        if (api::field_value(result, "kind") == "Status") {
-            pods_.forget_deleted(pod);
-        } else {
-            pods_.remember(std::move(result));
-        }
+        pods_.removed(pod, std::move(result));
         ctx_.events.record(ds, kComponent, "Normal", "SuccessfulDelete",
                            "Deleted pod: " + name_of(pod));
     }

@@ -30,11 +30,6 @@ using rollout::Time;
 
 constexpr const char* kComponent = "deployment-controller";
 
-const json::object* object_at(const json::object& object, std::string_view key) {
-    const auto* value = object.if_contains(key);
-    return value && value->is_object() ? &value->as_object() : nullptr;
-}
-
 const json::object* selector_of(const json::object& object) {
     const auto* spec = object_at(object, "spec");
     return spec ? object_at(*spec, "selector") : nullptr;

@@ -19,11 +19,6 @@ namespace {
 
 constexpr std::int64_t kInt32Max = INT32_MAX;
 
-const json::object* object_at(const json::object& object, std::string_view key) {
-    const auto* value = object.if_contains(key);
-    return value && value->is_object() ? &value->as_object() : nullptr;
-}
-
 const json::object* path_object(const json::object& object,
                                 std::initializer_list<std::string_view> path) {
     const json::object* current = &object;

@@ -14,16 +14,6 @@ namespace json = boost::json;
 
 namespace {
 
-const json::object* object_at(const json::object& object, std::string_view key) {
-    const auto* value = object.if_contains(key);
-    return value && value->is_object() ? &value->as_object() : nullptr;
-}
-
-const json::array* array_at(const json::object& object, std::string_view key) {
-    const auto* value = object.if_contains(key);
-    return value && value->is_array() ? &value->as_array() : nullptr;
-}
-
 const json::object* spec_of(const json::object& object) {
     return object_at(object, "spec");
 }

@@ -52,16 +52,6 @@ constexpr std::size_t kMaxGenerateNameLength = 58;
 
 // --- small object helpers ----------------------------------------------------------------------
 
-const json::object* object_at(const json::object& object, std::string_view key) {
-    const auto* value = object.if_contains(key);
-    return value && value->is_object() ? &value->as_object() : nullptr;
-}
-
-const json::array* array_at(const json::object& object, std::string_view key) {
-    const auto* value = object.if_contains(key);
-    return value && value->is_array() ? &value->as_array() : nullptr;
-}
-
 const json::object& spec_of(const json::object& object) {
     static const json::object empty;
     const auto* spec = object_at(object, "spec");
@@ -391,11 +381,7 @@ class JobController final : public Controller {
         try {
             auto result =
                 ctx_.service.remove(*pods_info_, api::meta_string(pod, "namespace"), name, {});
-            if (api::field_value(result, "kind") == "Status") {
-                pods_.forget_deleted(pod);
-            } else {
-                pods_.remember(std::move(result));
-            }
+            pods_.removed(pod, std::move(result));
         } catch (const api::ApiError& e) {
             if (e.code() == 404) return false;
             record(job, "Warning", "FailedDelete", "Error deleting: " + std::string(e.what()));

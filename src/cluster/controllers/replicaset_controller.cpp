@@ -239,11 +239,7 @@ std::optional<rollout::ReplicaFailure> ReplicaSetController::delete_pods(const j
             auto result = ctx_.service.remove(pods_.info(), ns, name, {});
             // A pod on a node terminates gracefully (still there, being deleted); one that
             // never got a node is gone at once.
-            if (api::field_value(result, "kind") == "Status") {
-                pods_.forget_deleted(*pod);
-            } else {
-                pods_.remember(std::move(result));
-            }
+            pods_.removed(*pod, std::move(result));
             ctx_.events.record(rs, kComponent, "Normal", "SuccessfulDelete",
                                "Deleted pod: " + name);
         } catch (const api::ApiError& e) {

@@ -38,16 +38,6 @@ constexpr const char* kRevisionHashLabel = "controller.kubernetes.io/hash";
 // Upstream's history.ControllerRevisionName keeps the set's part of the name this short.
 constexpr std::size_t kMaxRevisionPrefix = 223;
 
-const json::object* object_at(const json::object& object, std::string_view key) {
-    const auto* value = object.if_contains(key);
-    return value && value->is_object() ? &value->as_object() : nullptr;
-}
-
-const json::array* array_at(const json::object& object, std::string_view key) {
-    const auto* value = object.if_contains(key);
-    return value && value->is_array() ? &value->as_array() : nullptr;
-}
-
 const json::object& empty_object() {
     static const json::object empty;
     return empty;
@@ -741,11 +731,7 @@ class StatefulSetController final : public Controller {
         try {
             auto result =
                 ctx_.service.remove(*pods_info_, api::meta_string(pod, "namespace"), name, {});
-            if (api::field_value(result, "kind") == "Status") {
-                pods_.forget_deleted(pod);
-            } else {
-                pods_.remember(std::move(result));
-            }
+            pods_.removed(pod, std::move(result));
         } catch (const api::ApiError& e) {
             if (e.code() == 404) return;
             const std::string error = e.what();

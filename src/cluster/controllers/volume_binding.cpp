@@ -8,17 +8,13 @@
 
 #include "cluster/api/meta.hpp"
 #include "cluster/api/selectors.hpp"
+#include "cluster/controllers/runtime/object_util.hpp"
 #include "cluster/scheduler/predicates.hpp"
 
 namespace kcube::controllers::volumes {
 namespace json = boost::json;
 
 namespace {
-
-const json::object* object_at(const json::object& object, std::string_view key) {
-    const auto* value = object.if_contains(key);
-    return value && value->is_object() ? &value->as_object() : nullptr;
-}
 
 const json::object* path_object(const json::object& object, std::string_view path) {
     const json::object* current = &object;

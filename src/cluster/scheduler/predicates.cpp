@@ -13,6 +13,8 @@
 
 namespace kcube::scheduler {
 namespace json = boost::json;
+using controllers::array_at;
+using controllers::object_at;
 
 namespace {
 
@@ -24,16 +26,6 @@ constexpr std::int64_t kMax = std::numeric_limits<std::int64_t>::max();
 // NonZeroRequested of kube-scheduler's scoring), never for fitting.
 constexpr std::int64_t kDefaultMilliCpu = 100;
 constexpr std::int64_t kDefaultMemory = 200LL * 1024 * 1024;
-
-const json::object* object_at(const json::object& object, std::string_view key) {
-    const auto* value = object.if_contains(key);
-    return value && value->is_object() ? &value->as_object() : nullptr;
-}
-
-const json::array* array_at(const json::object& object, std::string_view key) {
-    const auto* value = object.if_contains(key);
-    return value && value->is_array() ? &value->as_array() : nullptr;
-}
 
 std::string string_at(const json::object& object, std::string_view key) {
     const auto* value = object.if_contains(key);

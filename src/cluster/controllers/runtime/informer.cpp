@@ -146,6 +146,14 @@ void Informer::forget_deleted(const json::object& deleted) {
     deleted_uids_.insert(uid);
 }
 
+void Informer::removed(const json::object& deleted, json::object result) {
+    if (api::field_value(result, "kind") == "Status") {
+        forget_deleted(deleted);
+    } else {
+        remember(std::move(result));
+    }
+}
+
 std::pair<ObjectPtr, ObjectPtr> Informer::apply(const std::string& type, json::object object) {
     ObjectPtr now = normalise(std::move(object));
     const std::string key = object_key(*now);

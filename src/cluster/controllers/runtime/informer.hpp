@@ -62,6 +62,8 @@ class Informer {
     // with a Status), hidden until the watch says so. When remove() returned the object still
     // terminating (graceful pod deletion, finalizers), remember() that instead.
     void forget_deleted(const boost::json::object& deleted);
+    // Either of the above, from what ResourceService::remove() answered for `deleted`.
+    void removed(const boost::json::object& deleted, boost::json::object result);
 
   private:
     friend class InformerSet;

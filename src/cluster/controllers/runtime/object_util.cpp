@@ -78,6 +78,16 @@ bool pod_available(const json::object& pod, std::int64_t min_ready_seconds) {
     return std::chrono::system_clock::now() - since >= std::chrono::seconds(min_ready_seconds);
 }
 
+const json::object* object_at(const json::object& object, std::string_view key) {
+    const auto* value = object.if_contains(key);
+    return value && value->is_object() ? &value->as_object() : nullptr;
+}
+
+const json::array* array_at(const json::object& object, std::string_view key) {
+    const auto* value = object.if_contains(key);
+    return value && value->is_array() ? &value->as_array() : nullptr;
+}
+
 json::object& child_object(json::object& object, std::string_view key) {
     auto& value = object[key];
     if (!value.is_object()) value = json::object{};

@@ -24,6 +24,9 @@ bool pod_active(const boost::json::object& pod);
 // Ready for at least `min_ready_seconds` (the Ready condition's lastTransitionTime).
 bool pod_available(const boost::json::object& pod, std::int64_t min_ready_seconds);
 
+// object[key] if it is an object (array), else nullptr.
+const boost::json::object* object_at(const boost::json::object& object, std::string_view key);
+const boost::json::array* array_at(const boost::json::object& object, std::string_view key);
 // object[key] as an object, made empty if absent or of another type.
 boost::json::object& child_object(boost::json::object& object, std::string_view key);
 // An integer at a dotted path ("spec.replicas"), or `fallback`.
