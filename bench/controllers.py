@@ -9,7 +9,8 @@ Figures:
 - a 100-replica Deployment: from its creation until all 100 pods exist and are bound to the
   node (a Node object is registered; no kubelet, so the pods never run);
 - controller CPU at idle: 50 Deployments (1 replica each, pods marked Ready by a stand-in
-  kubelet that then stops), the node process's CPU time over --idle-seconds, as % of one core.
+  kubelet that then stops), the node process's CPU time over --idle-seconds, as % of one core
+  (/proc/PID/stat, 10 ms ticks), and its RSS then.
 Build first: cmake --preset release && cmake --build --preset release
 """
 import argparse
@@ -40,6 +41,14 @@ def cpu_seconds(pid):
     with open("/proc/%d/stat" % pid) as f:
         fields = f.read().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def rss_kib(pid):
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
 
 
 def time_to_bound(node, namespace, replicas):
@@ -91,6 +100,7 @@ def one_run(run_index, idle_seconds):
         before = cpu_seconds(node.proc.pid)
         time.sleep(idle_seconds)
         result["idle_cpu_percent"] = (cpu_seconds(node.proc.pid) - before) / idle_seconds * 100
+        result["rss_50_deployments_mib"] = rss_kib(node.proc.pid) / 1024
     finally:
         node.cleanup()
     print("run %d: %s" % (run_index, json.dumps({k: round(v, 3) for k, v in result.items()})),
@@ -102,6 +112,7 @@ ROWS = [
     ("100-replica Deployment: created to all pods bound (kubelet off)", "deploy_100_bound_s", "s",
      "", ""),
     ("Controller CPU at idle, 50 Deployments", "idle_cpu_percent", "% of a core", "< 1 %", ""),
+    ("Node RSS with those 50 Deployments and 150 pods", "rss_50_deployments_mib", "MiB", "", ""),
 ]
 
 
@@ -120,7 +131,7 @@ def main():
     print("|---|---|---|")
     for label, key, unit, target, _ in ROWS:
         value = statistics.median(r[key] for r in runs)
-        print("| %s | %.3g %s | %s |" % (label, value, unit, target))
+        print("| %s | %.2f %s | %s |" % (label, value, unit, target))
 
 
 if __name__ == "__main__":
