@@ -20,5 +20,6 @@ std::unique_ptr<Controller> make_node_lifecycle_controller(ControllerContext& ct
 std::unique_ptr<Controller> make_endpoints_controller(ControllerContext& ctx);
 std::unique_ptr<Controller> make_endpointslice_controller(ControllerContext& ctx);
 std::unique_ptr<Controller> make_pv_binder_controller(ControllerContext& ctx);
+std::unique_ptr<Controller> make_taint_eviction_controller(ControllerContext& ctx);
 
 }  // namespace kcube::controllers
