@@ -32,7 +32,6 @@ using Instant = std::chrono::sys_seconds;
 using namespace std::chrono_literals;
 
 constexpr const char* kComponent = "cronjob-controller";
-constexpr const char* kFieldManager = "kube-controller-manager";
 constexpr const char* kScheduledTimestampAnnotation =
     "batch.kubernetes.io/cronjob-scheduled-timestamp";
 // Upstream queues the next sync this much after the scheduled time, against clock skew.
@@ -156,7 +155,7 @@ class CronJobController final : public Controller {
         const auto requeue = sync_cronjob(cronjob, jobs, update);
         if (update) {
             api::WriteOptions options;
-            options.field_manager = kFieldManager;
+            options.field_manager = kControllerFieldManager;
             auto written =
                 ctx_.service.update(*cronjobs_info_, api::meta_string(cronjob, "namespace"),
                                     api::meta_string(cronjob, "name"), cronjob, options, "status");
@@ -520,7 +519,7 @@ class CronJobController final : public Controller {
             if (const auto* spec = object_at(*job_template, "spec")) job["spec"] = *spec;
         }
         api::WriteOptions options;
-        options.field_manager = kFieldManager;
+        options.field_manager = kControllerFieldManager;
         try {
             auto created = ctx_.service.create(*jobs_info_, ns, std::move(job), options);
             jobs_.remember(created);

@@ -82,7 +82,7 @@ class DeploymentController final : public Controller {
           deployments_(ctx.informers.get("apps", "v1", "deployments")),
           replicasets_(ctx.informers.get("apps", "v1", "replicasets")),
           pods_(ctx.informers.get("", "v1", "pods")) {
-        options_.field_manager = "kube-controller-manager";
+        options_.field_manager = kControllerFieldManager;
         deployments_.on_change([this](const ObjectPtr& old, const ObjectPtr& now) {
             queue().add(object_key(now ? *now : *old));
         });

@@ -19,7 +19,6 @@ namespace {
 namespace json = boost::json;
 
 constexpr const char* kComponent = "endpoint-controller";
-constexpr const char* kFieldManager = "kube-controller-manager";
 
 const json::object* labels_of(const json::object& object) {
     const auto* metadata = object.if_contains("metadata");
@@ -36,7 +35,8 @@ bool written_by_controller(const json::object& object) {
     const auto* managed = metadata->as_object().if_contains("managedFields");
     if (!managed || !managed->is_array()) return false;
     for (const auto& entry : managed->as_array()) {
-        if (entry.is_object() && api::field_value(entry.as_object(), "manager") == kFieldManager) {
+        if (entry.is_object() &&
+            api::field_value(entry.as_object(), "manager") == kControllerFieldManager) {
             return true;
         }
     }
@@ -51,7 +51,7 @@ class EndpointsController final : public Controller {
           services_(ctx.informers.get("", "v1", "services")),
           pods_(ctx.informers.get("", "v1", "pods")),
           endpoints_(ctx.informers.get("", "v1", "endpoints")) {
-        options_.field_manager = kFieldManager;
+        options_.field_manager = kControllerFieldManager;
         services_.on_change([this](const ObjectPtr& old, const ObjectPtr& now) {
             queue().add(object_key(now ? *now : *old));
         });

@@ -46,7 +46,7 @@ class EndpointSliceController final : public Controller {
           pods_(ctx.informers.get("", "v1", "pods")),
           nodes_(ctx.informers.get("", "v1", "nodes")),
           slices_(ctx.informers.get("discovery.k8s.io", "v1", "endpointslices")) {
-        options_.field_manager = "kube-controller-manager";
+        options_.field_manager = kControllerFieldManager;
         services_.on_change([this](const ObjectPtr& old, const ObjectPtr& now) {
             queue().add(object_key(now ? *now : *old));
         });

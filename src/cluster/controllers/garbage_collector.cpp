@@ -352,7 +352,7 @@ class GarbageCollector final : public Controller {
               [this](const std::string& resource, const std::set<std::string>& uids) {
                   enqueue(graph_.retain(resource, uids));
               }) {
-        options_.field_manager = "kube-controller-manager";
+        options_.field_manager = kControllerFieldManager;
         for (const auto& info : ctx.service.registry().all()) {
             if (info->custom || !collectable(*info) || !preferred(*info)) continue;
             Informer& informer = ctx.informers.get(info->group, info->version, info->plural);

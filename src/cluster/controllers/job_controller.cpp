@@ -36,7 +36,6 @@ using Clock = std::chrono::system_clock;
 using namespace std::chrono_literals;
 
 constexpr const char* kComponent = "job-controller";
-constexpr const char* kFieldManager = "kube-controller-manager";
 constexpr const char* kTrackingFinalizer = "batch.kubernetes.io/job-tracking";
 constexpr const char* kIndexKey = "batch.kubernetes.io/job-completion-index";
 constexpr const char* kThisController = "kubernetes.io/job-controller";
@@ -350,7 +349,7 @@ class JobController final : public Controller {
 
     api::WriteOptions write_options() const {
         api::WriteOptions options;
-        options.field_manager = kFieldManager;
+        options.field_manager = kControllerFieldManager;
         return options;
     }
 

@@ -60,7 +60,7 @@ class PersistentVolumeBinder final : public Controller {
           claims_(ctx.informers.get("", "v1", "persistentvolumeclaims")),
           classes_(ctx.informers.get("storage.k8s.io", "v1", "storageclasses")),
           nodes_(ctx.informers.get("", "v1", "nodes")) {
-        options_.field_manager = "kube-controller-manager";
+        options_.field_manager = kControllerFieldManager;
         claims_.on_change([this](const ObjectPtr& old, const ObjectPtr& now) {
             queue().add(claim_key(now ? *now : *old));
             if (!now) claim_deleted(*old);

@@ -50,7 +50,7 @@ class ReplicaSetController final : public Controller {
           ctx_(ctx),
           replicasets_(ctx.informers.get("apps", "v1", "replicasets")),
           pods_(ctx.informers.get("", "v1", "pods")) {
-        options_.field_manager = "kube-controller-manager";
+        options_.field_manager = kControllerFieldManager;
         replicasets_.on_change([this](const ObjectPtr& old, const ObjectPtr& now) {
             queue().add(object_key(now ? *now : *old));
         });

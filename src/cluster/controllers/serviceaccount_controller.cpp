@@ -55,7 +55,7 @@ class ServiceAccountController final : public Controller {
           namespaces_(ctx.informers.get("", "v1", "namespaces")),
           service_accounts_(ctx.informers.get("", "v1", "serviceaccounts")),
           configmaps_(ctx.informers.get("", "v1", "configmaps")) {
-        options_.field_manager = "kube-controller-manager";
+        options_.field_manager = kControllerFieldManager;
         namespaces_.on_change([this](const ObjectPtr&, const ObjectPtr& now) {
             if (now && active(*now)) queue().add(api::meta_string(*now, "name"));
         });

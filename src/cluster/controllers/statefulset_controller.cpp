@@ -30,7 +30,6 @@ namespace json = boost::json;
 using namespace std::chrono_literals;
 
 constexpr const char* kComponent = "statefulset-controller";
-constexpr const char* kFieldManager = "kube-controller-manager";
 constexpr const char* kPodNameLabel = "statefulset.kubernetes.io/pod-name";
 constexpr const char* kPodIndexLabel = "apps.kubernetes.io/pod-index";
 constexpr const char* kRevisionLabel = "controller-revision-hash";
@@ -169,7 +168,7 @@ class StatefulSetController final : public Controller {
 
     api::WriteOptions write_options() const {
         api::WriteOptions options;
-        options.field_manager = kFieldManager;
+        options.field_manager = kControllerFieldManager;
         return options;
     }
 

@@ -18,6 +18,10 @@ namespace kcube::controllers {
 class InformerSet;
 class EventRecorder;
 
+// The field manager every controller writes as (upstream's kube-controller-manager name), so
+// managedFields read as they do on upstream.
+inline constexpr const char* kControllerFieldManager = "kube-controller-manager";
+
 // Cluster-wide facts and tunables the controllers need.
 struct ControllerSettings {
     // The cluster CA certificate (PEM): the kube-root-ca.crt ConfigMap in every namespace.
