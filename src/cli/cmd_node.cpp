@@ -61,6 +61,15 @@ void add_node_command(CLI::App& root, Context& /*context*/) {
                     "Seconds a node's Lease may go unrenewed before the node is NotReady")
         ->check(CLI::Range(1, 3600))
         ->capture_default_str();
+    run->add_option("--node-ip", options->node_ip,
+                    "The node's IP address (default: the address of the default route)");
+    run->add_option("--pod-cidr", options->pod_cidr, "Pod network range")->capture_default_str();
+    run->add_option("--container-runtime-endpoint", options->container_runtime_endpoint,
+                    "Use this CRI socket instead of starting containerd (unix:///path or /path)");
+    run->add_option("--image-dir", options->image_dir,
+                    "Image tarballs to import at start (default: images/ next to kcube)");
+    run->add_option("--cni-bin-dir", options->cni_bin_dir, "Directory of the CNI plugins")
+        ->capture_default_str();
     run->callback([options, disabled] {
         options->disabled = parse_components(*disabled);
         node::run(*options);

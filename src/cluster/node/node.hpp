@@ -15,6 +15,16 @@ struct NodeOptions {
     std::string datastore = "sqlite";
     std::string node_name;  // default: the host name
     int node_monitor_grace_period_seconds = 40;
+    // The node's address (Node InternalIP, API server endpoint for pods, certificate SAN);
+    // empty: the address of the host's default route.
+    std::string node_ip;
+    std::string pod_cidr = "10.244.0.0/16";
+    // An existing CRI socket to use instead of starting the node's own containerd.
+    std::string container_runtime_endpoint;
+    // OCI image tarballs (*.tar) imported into containerd at start when missing; empty: the
+    // images/ directory next to the kcube binary.
+    std::filesystem::path image_dir;
+    std::filesystem::path cni_bin_dir = "/usr/lib/cni";
 };
 
 // The component names --disable accepts.
