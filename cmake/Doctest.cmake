@@ -1,8 +1,9 @@
 # doctest's own CTest integration: every TEST_CASE becomes a ctest test carrying `label`.
 include(${doctest_DIR}/doctest.cmake)
 
+# Extra arguments are more test properties (e.g. RESOURCE_LOCK host-network).
 function(kcube_add_doctests target label)
-  doctest_discover_tests(${target} ADD_LABELS 0 PROPERTIES LABELS ${label}
+  doctest_discover_tests(${target} ADD_LABELS 0 PROPERTIES LABELS ${label} ${ARGN}
                          TEST_PREFIX "${label}.")
 endfunction()
 

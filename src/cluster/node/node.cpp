@@ -19,9 +19,15 @@
 #include "cluster/controllers/crd_controller.hpp"
 #include "cluster/controllers/manager.hpp"
 #include "cluster/controllers/namespace_controller.hpp"
+#include "cluster/kubelet/bundled_images.hpp"
+#include "cluster/kubelet/cni_config.hpp"
+#include "cluster/kubelet/containerd.hpp"
+#include "cluster/kubelet/cri/client.hpp"
+#include "cluster/kubelet/kubelet.hpp"
 #include "cluster/store/store.hpp"
 #include "common/error.hpp"
 #include "common/fs.hpp"
+#include "common/net.hpp"
 #include "common/version.hpp"
 
 namespace kcube::node {
@@ -88,6 +94,75 @@ void ensure_kubernetes_service(api::ResourceService& service, const std::string&
     }
 }
 
+// The images directory next to the running kcube binary (where the build puts the tarballs).
+std::filesystem::path default_image_dir() {
+    std::error_code ec;
+    const auto self = std::filesystem::read_symlink("/proc/self/exe", ec);
+    return ec ? std::filesystem::path() : self.parent_path() / "images";
+}
+
+std::filesystem::path socket_path(const std::string& endpoint) {
+    constexpr std::string_view kScheme = "unix://";
+    if (endpoint.starts_with(kScheme)) return endpoint.substr(kScheme.size());
+    return endpoint;
+}
+
+// The kubelet and what it stands on: the node's containerd (or a given CRI socket), the pod
+// network's CNI config, the bundled images. Members are destroyed in reverse order, so pods
+// are stopped before containerd.
+class KubeletStack {
+  public:
+    KubeletStack(const NodeOptions& options, const std::string& node_name,
+                 const std::string& node_ip, api::ResourceService& service,
+                 const auth::TokenIssuer& tokens) {
+        const auto& data = options.data_dir;
+        const std::string subnet = kubelet::node_pod_subnet(options.pod_cidr);
+        std::filesystem::path socket;
+        if (options.container_runtime_endpoint.empty()) {
+            kubelet::ContainerdOptions containerd_options;
+            containerd_options.data_dir = data / "containerd";
+            containerd_options.cni_bin_dir = options.cni_bin_dir;
+            auto paths = kubelet::containerd_paths(containerd_options);
+            kubelet::CniNetwork network;
+            network.subnet = subnet;
+            network.ipam_data_dir = data / "cni" / "ipam";
+            kubelet::install_cni_config(paths.cni_conf_dir, network);
+            containerd_ = std::make_unique<kubelet::Containerd>(std::move(containerd_options));
+            socket = containerd_->socket();
+        } else {
+            socket = socket_path(options.container_runtime_endpoint);
+        }
+        cri_ = std::make_unique<kubelet::cri::CriClient>(kubelet::cri::CriClientOptions{socket});
+        if (containerd_) {
+            const auto dir = options.image_dir.empty() ? default_image_dir() : options.image_dir;
+            for (const auto& name : kubelet::import_bundled_images(
+                     *containerd_, *cri_, dir, data / "containerd" / "imported"))
+                spdlog::info("imported image {}", name);
+        }
+        kubelet::KubeletOptions kubelet_options;
+        kubelet_options.node_name = node_name;
+        kubelet_options.node_ip = node_ip;
+        kubelet_options.pod_cidr = subnet;
+        kubelet_options.kubelet_version = kKubernetesVersion;
+        kubelet_options.data_dir = data;
+        kubelet_options.paths = kubelet::KubeletPaths{data / "kubelet"};
+        kubelet_options.dns = kubelet::host_dns_settings();
+        kubelet_options.tokens = [&service, &tokens](const std::string& ns,
+                                                     const std::string& account,
+                                                     json::object request) {
+            return auth::handle_token_request(service, tokens, ns, account, std::move(request));
+        };
+        kubelet_ = std::make_unique<kubelet::Kubelet>(service, *cri_, std::move(kubelet_options));
+    }
+
+    kubelet::Kubelet& kubelet() { return *kubelet_; }
+
+  private:
+    std::unique_ptr<kubelet::Containerd> containerd_;
+    std::unique_ptr<kubelet::cri::CriClient> cri_;
+    std::unique_ptr<kubelet::Kubelet> kubelet_;
+};
+
 // Blocks SIGTERM/SIGINT in every thread started after it, so that sigwait() sees them.
 sigset_t block_stop_signals() {
     sigset_t signals;
@@ -111,6 +186,9 @@ void run(const NodeOptions& options) {
     const auto& data = options.data_dir;
     fs::ensure_dir(data, 0700);
     const std::string node_name = options.node_name.empty() ? host_name() : options.node_name;
+    std::string node_ip = options.node_ip;
+    if (node_ip.empty()) node_ip = net::default_route_ipv4();
+    if (node_ip.empty()) node_ip = "127.0.0.1";
 
     // PKI: the CA and every certificate live under DIR/pki, made on first run.
     const auto pki_dir = data / "pki";
@@ -119,6 +197,7 @@ void run(const NodeOptions& options) {
     if (options.listen_address != "0.0.0.0" && options.listen_address != "::") {
         spec.ip_addresses.push_back(options.listen_address);
     }
+    if (node_ip != options.listen_address) spec.ip_addresses.push_back(node_ip);
     const auto files = pki::ensure_node_pki(ca, pki_dir, spec);
 
     const std::string host =
@@ -132,7 +211,9 @@ void run(const NodeOptions& options) {
     auto registry = api::ResourceRegistry::with_builtins();
     api::ResourceService service(store, registry, api::builtin_schemas());
     ensure_system_namespaces(service);
-    ensure_kubernetes_service(service, host, options.port);
+    // Pods reach the API server at the node's address (not at a loopback listen address).
+    ensure_kubernetes_service(service, options.listen_address == "0.0.0.0" ? node_ip : host,
+                              options.port);
 
     auth::ensure_default_rbac(service);
     auth::TokenIssuer token_issuer(files.sa_key, files.sa_pub);
@@ -157,6 +238,13 @@ void run(const NodeOptions& options) {
         std::chrono::seconds(options.node_monitor_grace_period_seconds);
     controllers::ControllerManager controller_manager(service, std::move(manager_options));
     controller_manager.start();
+    std::unique_ptr<KubeletStack> kubelet_stack;
+    if (!options.disabled.contains("kubelet")) {
+        kubelet_stack =
+            std::make_unique<KubeletStack>(options, node_name, node_ip, service, token_issuer);
+        router.set_pod_streams(&kubelet_stack->kubelet());
+        kubelet_stack->kubelet().start();
+    }
     router.set_ready(true);
     const auto elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(
         std::chrono::steady_clock::now() - started);
@@ -169,7 +257,13 @@ void run(const NodeOptions& options) {
     sigwait(&stop_signals, &signal_number);
     std::fprintf(stderr, "kcube node: %s received, stopping\n", strsignal(signal_number));
     router.set_ready(false);
+    if (kubelet_stack) {
+        // Pods stop first, while the API still takes their status; containerd goes last.
+        kubelet_stack->kubelet().stop();
+        router.set_pod_streams(nullptr);
+    }
     server.stop();
+    kubelet_stack.reset();
 }
 
 }  // namespace kcube::node

@@ -127,7 +127,7 @@ EventRecorder::~EventRecorder() {
 
 void EventRecorder::record(const json::object& involved, const std::string& component,
                            const std::string& type, const std::string& reason,
-                           const std::string& message) {
+                           const std::string& message, const std::string& field_path) {
     json::object ref;
     for (const char* field : {"kind", "apiVersion"}) {
         if (const auto* v = involved.if_contains(field); v && v->is_string()) ref[field] = *v;
@@ -136,6 +136,7 @@ void EventRecorder::record(const json::object& involved, const std::string& comp
         const std::string value = api::meta_string(involved, field);
         if (!value.empty()) ref[field] = value;
     }
+    if (!field_path.empty()) ref["fieldPath"] = field_path;
     std::lock_guard lock(impl_->mutex);
     impl_->pending.push_back(
         Pending{std::move(ref), component, type, reason, message, api::now_rfc3339()});

@@ -22,8 +22,10 @@ class EventRecorder {
 
     // `involved` is the object the event is about (with apiVersion and kind, as informers give
     // them); `type` is "Normal" or "Warning"; `component` e.g. "default-scheduler".
+    // `field_path` names a part of it, e.g. "spec.containers{web}" for a container's events.
     void record(const boost::json::object& involved, const std::string& component,
-                const std::string& type, const std::string& reason, const std::string& message);
+                const std::string& type, const std::string& reason, const std::string& message,
+                const std::string& field_path = {});
     // Waits until everything recorded so far is written (tests, shutdown).
     void flush();
 
