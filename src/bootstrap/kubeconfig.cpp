@@ -668,6 +668,24 @@ bool has_context(const stdfs::path& file, const std::string& name) {
     return existing && has_entry(*existing, kContexts, name);
 }
 
+std::optional<std::string> context_server(const stdfs::path& file, const std::string& name) {
+    const std::optional<YAML::Node> existing = load(file);
+    if (!existing) return std::nullopt;
+    // The body of the entry `name` in `section`'s list (an undefined node when absent).
+    const auto body = [&](const Section& section, const std::string& entry_name) {
+        const YAML::Node list = child(*existing, section.list);
+        if (list.IsSequence()) {
+            for (const auto& entry : list) {
+                if (entry_named(entry, entry_name)) return child(entry, section.body);
+            }
+        }
+        return YAML::Node();
+    };
+    const auto cluster = scalar_at(body(kContexts, name), "cluster");
+    if (!cluster) return std::nullopt;
+    return scalar_at(body(kClusters, *cluster), "server");
+}
+
 std::string render(const Entry& entry) {
     return emit(upserted(empty_kubeconfig(), entry, true));
 }

@@ -36,6 +36,9 @@ void use_context(const std::filesystem::path& file, const std::string& name);
 
 std::optional<std::string> current_context(const std::filesystem::path& file);
 bool has_context(const std::filesystem::path& file, const std::string& name);
+// The server of the cluster that context `name` uses; nothing when either is missing.
+std::optional<std::string> context_server(const std::filesystem::path& file,
+                                          const std::string& name);
 
 // A complete kubeconfig holding only `entry`, current-context set (e.g. admin.kubeconfig).
 std::string render(const Entry& entry);

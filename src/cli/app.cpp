@@ -69,6 +69,12 @@ void build(CLI::App& app, Context& context) {
                  "Also send everything logged to the log file to stderr");
     app.set_help_all_flag("--help-all", "Help for every command");
     add_start_command(app, context);
+    add_status_command(app, context);
+    add_stop_command(app, context);
+    add_delete_command(app, context);
+    add_logs_command(app, context);
+    add_kubectl_command(app, context);
+    add_image_command(app, context);
     add_config_command(app, context);
     add_profile_command(app, context);
     add_version_command(app, context);
@@ -90,7 +96,7 @@ int run(int argc, char** argv) {
         if (app.get_subcommands().empty()) {
             print_help(app.help());
         }
-        return static_cast<int>(ExitCode::kOk);
+        return context.exit_code;
     } catch (const CLI::CallForHelp&) {
         // `--help` on a subcommand: show that subcommand's help, not the root's.
         const CLI::App* command = &app;

@@ -1,17 +1,22 @@
 // kcube start: create or restart the profile's cluster on the chosen (or best) driver.
+#include <unistd.h>
+
 #include <CLI/CLI.hpp>
+#include <thread>
 
 #include "cli/commands.hpp"
 #include "cli/context.hpp"
 #include "common/error.hpp"
+#include "common/version.hpp"
 #include "config/settings.hpp"
-#include "drivers/registry.hpp"
+#include "drivers/lifecycle.hpp"
 
 namespace kcube::cli {
 namespace {
 
 struct StartFlags {
     std::string driver, cpus, memory, disk_size, kubernetes_version;
+    int wait_seconds = 120;
 };
 
 // A flag value if given, else the config.yaml setting, validated either way.
@@ -21,22 +26,44 @@ std::optional<std::string> resolve(const std::string& flag, std::string_view key
     return settings.get(key);
 }
 
+// A normalised size or count ("max" or a number) as a number; `max` for "max".
+long long number_or(const std::optional<std::string>& value, long long fallback, long long max) {
+    if (!value) return fallback;
+    if (*value == "max") return max;
+    return std::stoll(*value);
+}
+
+long long host_memory_mib() {
+    const long long pages = ::sysconf(_SC_PHYS_PAGES);
+    const long long page_size = ::sysconf(_SC_PAGE_SIZE);
+    return pages > 0 && page_size > 0 ? pages * page_size / (1024 * 1024) : 2048;
+}
+
 void start(Context& context, const StartFlags& flags) {
     const std::string profile = context.profile();
     context.log_to_profile(profile);
     const auto settings = config::Settings::load(context.home().config_file());
-    const auto driver = resolve(flags.driver, "driver", settings);
-    resolve(flags.cpus, "cpus", settings);
-    resolve(flags.memory, "memory", settings);
-    resolve(flags.disk_size, "disk-size", settings);
-    resolve(flags.kubernetes_version, "kubernetes-version", settings);
+    lifecycle::StartOptions options;
+    options.profile = profile;
+    // The setting applies to new clusters; an existing one keeps its driver unless --driver
+    // names another (which is refused).
+    if (!flags.driver.empty()) options.driver = config::normalize("driver", flags.driver);
+    options.default_driver = settings.get("driver");
+    options.cluster.cpus =
+        static_cast<int>(number_or(resolve(flags.cpus, "cpus", settings), options.cluster.cpus,
+                                   std::max(1U, std::thread::hardware_concurrency())));
+    options.cluster.memory_mib = number_or(resolve(flags.memory, "memory", settings),
+                                           options.cluster.memory_mib, host_memory_mib());
+    options.cluster.disk_mib = number_or(resolve(flags.disk_size, "disk-size", settings),
+                                         options.cluster.disk_mib, options.cluster.disk_mib);
+    options.cluster.kubernetes_version =
+        resolve(flags.kubernetes_version, "kubernetes-version", settings)
+            .value_or(kKubernetesVersion);
+    options.embed_certs = settings.get("embed-certs") == "true";
+    options.timeout = std::chrono::seconds(flags.wait_seconds);
 
     context.console.step("Starting cluster \"" + profile + "\"");
-    const auto selection = drivers::builtin_registry().select(driver);
-    context.console.step(selection.why);
-    // Unreachable until a driver is registered: select() throws while the registry is empty.
-    throw Error(ExitCode::kDriver, "DRV_NOT_AVAILABLE",
-                "the " + selection.name + " driver cannot create machines yet");
+    lifecycle::start(context.home(), options, context.console);
 }
 
 }  // namespace
@@ -46,8 +73,10 @@ void add_start_command(CLI::App& root, Context& context) {
     command->footer(
         "Examples:\n"
         "  kcube start                          best driver that works here\n"
+        "  sudo -E kcube start --driver=none    the node runs on this host (root)\n"
         "  kcube start --driver=qemu --cpus=2 --memory=2g\n"
-        "  kcube start -p dev                   a second cluster named dev");
+        "  kcube start -p dev                   a second cluster named dev\n\n"
+        "Starting a running cluster only refreshes its kubectl context.");
     auto flags = std::make_shared<StartFlags>();
     command->add_option("--driver", flags->driver,
                         "Driver: qemu, kvm2, podman, docker, none, virtualbox (default: best)");
@@ -56,6 +85,11 @@ void add_start_command(CLI::App& root, Context& context) {
     command->add_option("--disk-size", flags->disk_size, "Disk size for the node (e.g. 20g)");
     command->add_option("--kubernetes-version", flags->kubernetes_version,
                         "Kubernetes API version the node reports (v1.27-v1.33)");
+    command
+        ->add_option("--wait-timeout", flags->wait_seconds,
+                     "Seconds to wait for the API server and the node to be Ready")
+        ->check(CLI::Range(1, 3600))
+        ->capture_default_str();
     command->callback([&context, flags] { start(context, *flags); });
 }
 

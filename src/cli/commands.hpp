@@ -13,5 +13,11 @@ void add_config_command(CLI::App& root, Context& context);
 void add_profile_command(CLI::App& root, Context& context);
 void add_start_command(CLI::App& root, Context& context);
 void add_node_command(CLI::App& root, Context& context);
+void add_stop_command(CLI::App& root, Context& context);
+void add_status_command(CLI::App& root, Context& context);
+void add_delete_command(CLI::App& root, Context& context);
+void add_logs_command(CLI::App& root, Context& context);
+void add_kubectl_command(CLI::App& root, Context& context);
+void add_image_command(CLI::App& root, Context& context);
 
 }  // namespace kcube::cli

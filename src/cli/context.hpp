@@ -13,6 +13,8 @@ struct Context {
     int verbosity = 0;
     bool also_log_to_stderr = false;
     Console console;
+    // What kcube exits with when the command succeeds (kcube status: its bitmask).
+    int exit_code = 0;
 
     KcubeHome home() const;
     // -p if given, else `profile` from config.yaml, else "kcube"; always a valid name.

@@ -14,7 +14,10 @@ enum class ExitCode : int {
     kState = 4,     // kcube's own state on disk is corrupt or unreadable
     kHost = 5,      // the host lacks something: permission, disk space, a program
     kDriver = 6,    // no usable driver, or the chosen one is missing or unhealthy
-    kCluster = 7,   // the cluster failed to start, stop or become ready
+    kCluster = 7,   // the cluster failed to start, stop or become ready, or is not running
+    // `kcube status` of a profile that does not exist: minikube's code (ExGuestNotFound), kept
+    // apart from status's own exit codes 1-7, which are a bitmask of what is not running.
+    kNoCluster = 85,
 };
 
 class Error : public std::runtime_error {

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "common/error.hpp"
+#include "drivers/none/none_driver.hpp"
 
 namespace kcube::drivers {
 
@@ -43,8 +44,10 @@ Selection Registry::select(const std::optional<std::string>& requested) const {
     for (const DriverEntry* entry : by_priority) {
         Health health = entry->check();
         if (health.healthy) {
-            return {entry->name, "using the " + entry->name +
-                                     " driver: the best one that works on this machine"};
+            return {entry->name,
+                    "using the " + entry->name + " driver: " +
+                        (entry->chosen_because.empty() ? "the best one that works on this machine"
+                                                       : entry->chosen_because)};
         }
         rejected += "\n  " + entry->name + ": " + health.reason + " (" + health.fix + ")";
     }
@@ -58,9 +61,23 @@ Selection Registry::select(const std::optional<std::string>& requested) const {
                 "Install what one of them needs, then run kcube start again.");
 }
 
+std::unique_ptr<Driver> Registry::open(const std::string& driver, const KcubeHome& home,
+                                       const std::string& profile) const {
+    const DriverEntry* entry = find(driver);
+    if (entry == nullptr || !entry->open) {
+        throw Error(ExitCode::kDriver, "DRV_NOT_AVAILABLE",
+                    "profile \"" + profile + "\" uses the " + driver +
+                        " driver, which this build of kcube does not have",
+                    "Use the kcube that created it, or remove it with: kcube delete -p " + profile);
+    }
+    return entry->open(home, profile);
+}
+
 Registry builtin_registry() {
-    // Drivers register here as they are implemented (none, qemu, kvm2, podman, docker).
-    return Registry{};
+    // Drivers register here as they are implemented (qemu, kvm2, podman, docker to come).
+    Registry registry;
+    registry.add(none::driver_entry());
+    return registry;
 }
 
 }  // namespace kcube::drivers

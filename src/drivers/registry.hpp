@@ -2,9 +2,13 @@
 // Which drivers this build has, whether each works on this host, and which one to use
 // (modelled on minikube's pkg/minikube/registry).
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
+
+#include "common/home.hpp"
+#include "drivers/driver.hpp"
 
 namespace kcube::drivers {
 
@@ -19,6 +23,10 @@ struct DriverEntry {
     std::string name;
     int priority = 0;  // higher wins when several are healthy
     std::function<Health()> check;
+    // The driver for one profile's machine.
+    std::function<std::unique_ptr<Driver>(const KcubeHome&, const std::string& profile)> open;
+    // Why it was picked when `kcube start` chose it (empty: it is the best that works here).
+    std::string chosen_because;
 };
 
 struct Selection {
@@ -36,6 +44,10 @@ class Registry {
     // else the healthy driver with the highest priority. Throws Error(kDriver) explaining
     // what is missing (DRV_NOT_AVAILABLE, DRV_UNHEALTHY, DRV_NONE_AVAILABLE).
     Selection select(const std::optional<std::string>& requested) const;
+    // The driver of an existing profile's machine; Error(kDriver, DRV_NOT_AVAILABLE) when this
+    // build lacks it.
+    std::unique_ptr<Driver> open(const std::string& driver, const KcubeHome& home,
+                                 const std::string& profile) const;
 
   private:
     std::vector<DriverEntry> entries_;

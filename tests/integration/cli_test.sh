@@ -35,7 +35,8 @@ expect_json() { # expect_json PYTHON-EXPR EXPECTED description
 
 # --- help and usage errors ---------------------------------------------------------------------
 run --help; expect_rc 0 "kcube --help"; expect_out "Examples:" "root help has examples"
-for cmd in start version config profile "config set" "config get" "config unset" "config view" "profile list"; do
+for cmd in start version config profile "config set" "config get" "config unset" "config view" "profile list" \
+           status stop delete logs kubectl image "image load" "image ls" "image rm"; do
   # shellcheck disable=SC2086
   run $cmd --help; expect_rc 0 "kcube $cmd --help"; expect_out "Examples:" "kcube $cmd --help has an example"
 done
@@ -108,16 +109,87 @@ run profile; expect_out "^dev$" "default profile is now dev"
 run profile list -o json; expect_json "[p['active'] for p in d['valid']]" "[True]" "dev is active"
 run -p kcube profile; expect_out "^kcube$" "-p overrides the default profile"
 
-# --- start (no driver in this build yet) -------------------------------------------------------
-run start; expect_rc 6 "start without a driver"; expect_err "no driver is available yet" "start says plainly that no driver exists"
-run start --driver=qemu; expect_rc 6 "start --driver=qemu"; expect_err "DRV_NOT_AVAILABLE" "driver not available reason"
-run -p fresh start; expect_rc 6 "start of a new profile without a driver"
+# --- start without a usable driver -------------------------------------------------------------
+# The none driver is the one driver in this build. PATH=/nonexistent hides containerd, runc and
+# iptables from its health check, so start refuses (on any host, root or not) and touches nothing.
+PATH=/nonexistent run -p nodrv start; expect_rc 6 "start without a working driver"
+expect_err "DRV_NONE_AVAILABLE" "no driver works: reason code"
+expect_err "none: the none driver needs containerd, containerd-shim-runc-v2, runc, ctr" "the none driver says what it is missing"
+expect_err "sudo apt-get install -y containerd runc containernetworking-plugins" "and how to install it"
+PATH=/nonexistent run -p nodrv start --driver=none; expect_rc 6 "start --driver=none without containerd"; expect_err "DRV_UNHEALTHY" "unhealthy driver reason"
+if [ "$(id -u)" -ne 0 ]; then
+  run -p nodrv start --driver=none; expect_rc 6 "start --driver=none without root"
+  expect_err "the none driver needs root" "without root: says so"; expect_err "sudo -E kcube start --driver=none" "without root: the fix"
+fi
+run -p nodrv start --driver=qemu; expect_rc 6 "start --driver=qemu"; expect_err "DRV_NOT_AVAILABLE" "driver not available reason"
+PATH=/nonexistent run -p fresh start; expect_rc 6 "start of a new profile without a driver"
+run start --driver=none; expect_rc 6 "start of an existing profile with another driver"; expect_err "DRV_MISMATCH" "driver mismatch reason"
+run config set driver none; run start; expect_rc 6 "the driver setting does not apply to an existing profile"; expect_err "DRV_NOT_AVAILABLE: the qemu driver" "an existing profile keeps its driver"; run config unset driver
 grep -q "DRV_NONE_AVAILABLE" "$KCUBE_HOME/profiles/fresh/logs/kcube.log" && pass "start logs to the profile's kcube.log" || fail "no profile log"
 run profile list -o json; expect_json "[p['name'] for p in d['valid']]" "['dev']" "a failed first start creates no profile"
-run -v start; expect_err "^I.*Starting cluster" "-v shows info log lines on stderr"
-run start; if grep -Eq "^I[0-9]" "$work/err"; then fail "info log lines without -v"; else pass "no log lines on stderr without -v"; fi
+PATH=/nonexistent run -v start; expect_err "^I.*Starting cluster" "-v shows info log lines on stderr"
+PATH=/nonexistent run start; if grep -Eq "^I[0-9]" "$work/err"; then fail "info log lines without -v"; else pass "no log lines on stderr without -v"; fi
 run start --driver=hyperv; expect_rc 2 "start with an unknown driver"
 run start --memory=lots; expect_rc 2 "start with an invalid memory size"
+run start --wait-timeout=0; expect_rc 2 "start with a zero wait timeout"
+
+# --- status, stop, logs, kubectl, image on profiles that are not running ---------------------------
+# (The running cluster is tests/e2e/test_none_driver.py's, as root.)
+run -p nope status; expect_rc 85 "status of a missing profile: minikube's code"
+expect_err 'Profile "nope" not found. Run "kcube profile list" to view all profiles.' "status of a missing profile: minikube's message"
+expect_err 'To start a cluster, run: "kcube start -p nope"' "status of a missing profile: the fix"
+run -p nope status -o json; expect_rc 85 "status -o json of a missing profile"
+run status -o yaml; expect_rc 2 "status -o yaml is not a format"
+# A none profile whose machine was never created, and one whose node is stopped.
+for p in idle stopped; do
+  mkdir -p "$KCUBE_HOME/profiles/$p"
+  cat >"$KCUBE_HOME/profiles/$p/config.json" <<JSON
+{"name":"$p","driver":"none","cpus":2,"memoryMiB":2048,"diskMiB":20480,"kubernetesVersion":"v1.32.0","containerRuntime":"containerd","addons":[],"apiServerURL":""}
+JSON
+done
+echo '{"driver":"none","port":8443,"nodeIP":"127.0.0.1","nodeName":"n","pid":0,"pidStartTime":0}' >"$KCUBE_HOME/profiles/stopped/machine.json"
+run -p idle status; expect_rc 7 "status of a never-started cluster: 1|2|4"
+expect_out "^idle$" "status text: the name"; expect_out "^type: Control Plane$" "status text: type"
+expect_out "^host: Nonexistent$" "status text: host"; expect_out "^kubeconfig: Nonexistent$" "status text: kubeconfig"
+run -p stopped status -o json; expect_rc 7 "status of a stopped cluster"
+expect_json "[d['Name'], d['Host'], d['Kubelet'], d['APIServer'], d['Kubeconfig'], d['Worker']]" "['stopped', 'Stopped', 'Stopped', 'Stopped', 'Stopped', False]" "status json: minikube's fields"
+run -p nope stop; expect_rc 3 "stop of a missing profile"; expect_err "PROFILE_NOT_FOUND" "stop of a missing profile: reason"
+run -p stopped stop; expect_rc 0 "stop of a stopped cluster"; expect_err 'Stopping node "stopped"' "stop says what it stops"; expect_err "1 node stopped." "stop says it is done"
+run -p nope logs; expect_rc 3 "logs of a missing profile"
+run -p idle logs; expect_rc 0 "logs of a cluster with no log yet"
+mkdir -p "$KCUBE_HOME/profiles/stopped/logs"; seq 1 100 | sed 's/^/line /' >"$KCUBE_HOME/profiles/stopped/logs/node.log"
+run -p stopped logs; expect_rc 0 "kcube logs"
+[ "$(wc -l <"$work/out")" -eq 60 ] && pass "logs prints 60 lines by default" || fail "logs printed $(wc -l <"$work/out") lines"
+expect_out "^line 100$" "logs ends with the last line"
+run -p stopped logs -n 3; [ "$(cat "$work/out")" = "$(printf 'line 98\nline 99\nline 100')" ] && pass "logs -n 3" || fail "logs -n 3"
+run -p stopped logs -n x; expect_rc 2 "logs -n needs a number"
+run -p nope kubectl -- get pods; expect_rc 3 "kubectl for a missing profile"
+PATH=/nonexistent run -p stopped kubectl -- version; expect_rc 5 "kubectl that is not installed"; expect_err "KUBECTL_NOT_FOUND" "kubectl not found: reason"
+mkdir -p "$KCUBE_HOME/cache/bin"; ln -s "$KUBECTL" "$KCUBE_HOME/cache/bin/kubectl"
+PATH=/nonexistent run -p dev kubectl -- config view --minify -o 'jsonpath={.contexts[0].name}'
+expect_rc 0 "kcube kubectl runs kubectl"; expect_out "^dev$" "kcube kubectl uses the profile's context"
+rm -rf "$KCUBE_HOME/cache"
+run -p stopped image ls; expect_rc 7 "image ls of a stopped cluster"; expect_err "CLUSTER_NOT_RUNNING" "image ls: not running"; expect_err "kcube start -p stopped" "image ls: the fix"
+run -p stopped image load "$work/file.tar"; expect_rc 7 "image load into a stopped cluster"
+run -p stopped image rm busybox; expect_rc 7 "image rm in a stopped cluster"
+run -p nope image ls; expect_rc 3 "image ls of a missing profile"
+run image; expect_rc 2 "image without a subcommand"
+run image load; expect_rc 2 "image load without a file"
+
+# --- delete ------------------------------------------------------------------------------------
+run -p nope delete; expect_rc 0 "delete of a missing profile"
+expect_err '"nope" profile does not exist, trying anyways.' "delete of a missing profile says so (as minikube)"
+expect_err 'Removed all traces of the "nope" cluster.' "and finishes like minikube"
+"$KUBECTL" config set-cluster idle --server=https://127.0.0.1:3 >/dev/null
+"$KUBECTL" config set-credentials idle --token=x >/dev/null
+"$KUBECTL" config set-context idle --cluster=idle --user=idle >/dev/null
+run -p idle delete; expect_rc 0 "delete of a never-started cluster"
+[ ! -e "$KCUBE_HOME/profiles/idle" ] && pass "delete removes the profile directory" || fail "profiles/idle is still there"
+if "$KUBECTL" config get-contexts idle >/dev/null 2>&1; then fail "delete left the kubeconfig context"; else pass "delete removes the kubeconfig context"; fi
+"$KUBECTL" config view -o jsonpath='{.clusters[*].name} {.users[*].name}' | grep -qw idle && fail "delete left the kubeconfig cluster/user" || pass "delete removes the kubeconfig cluster and user"
+run -p idle delete; expect_rc 0 "delete is idempotent"
+run delete --all; expect_rc 0 "delete --all"; expect_err "Successfully deleted all profiles" "delete --all says so"
+run profile list -o json; expect_json "d" "{'valid': [], 'invalid': []}" "delete --all removes valid and invalid profiles"
 
 # --- host problems -----------------------------------------------------------------------------
 touch "$work/file"
