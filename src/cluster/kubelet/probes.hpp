@@ -32,10 +32,20 @@ class ProbeManager {
     // Called (from a probe thread) with the pod's "namespace/name" when a result flips.
     using OnChange = std::function<void(const std::string& pod_key)>;
 
+    // Called (from a probe thread) after every probe run that failed or errored, with the
+    // message upstream puts in its Unhealthy event ("Readiness probe failed: ..."): upstream
+    // records one such event per failed run, not only when a result flips.
+    using OnFailure = std::function<void(const std::string& pod_key, const std::string& pod_uid,
+                                         const std::string& container, ProbeType type,
+                                         const std::string& message)>;
+
     ProbeManager(cri::CriClient& cri, OnChange on_change);
     ~ProbeManager();  // stops every probe and joins its threads
     ProbeManager(const ProbeManager&) = delete;
     ProbeManager& operator=(const ProbeManager&) = delete;
+
+    // Optional; set it before the first update().
+    void set_on_failure(OnFailure on_failure);
 
     // The pod's running containers (container name → id, start time) and its IP: starts
     // probing containers that have probes and are new, stops probing those gone. `pod_ip` is
@@ -46,12 +56,13 @@ class ProbeManager {
     void remove(const std::string& pod_uid);
 
     // The current result for a container: kUnknown when it has no such probe or it has not
-    // decided yet. Readiness without a probe: kSuccess once running. Liveness failure means
+    // decided yet. Readiness without a probe: kSuccess once running; readiness of a container
+    // that is not running (not in the last update()): kFailure. Liveness failure means
     // "restart it"; the kubelet restarts the container and the next update() starts over.
     ProbeResult result(const std::string& pod_uid, const std::string& container,
                        ProbeType type) const;
     // For the container's status "started" field: true when it has no startup probe or the
-    // probe succeeded.
+    // probe succeeded; false while the container is not running.
     bool started(const std::string& pod_uid, const std::string& container) const;
     // The last failure's message (for the Unhealthy event), e.g.
     // `Liveness probe failed: HTTP probe failed with statuscode: 500`.
