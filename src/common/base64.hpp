@@ -11,5 +11,7 @@ std::string encode(std::string_view data);      // standard alphabet, padded
 std::string encode_url(std::string_view data);  // URL-safe alphabet, unpadded
 // Strict URL-safe decoding: no padding, no other alphabet, no stray trailing bits.
 std::optional<std::string> decode_url(std::string_view text);
+// Strict standard decoding of what encode() writes (padded, as Secret data is).
+std::optional<std::string> decode(std::string_view text);
 
 }  // namespace kcube::base64

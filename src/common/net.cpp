@@ -3,7 +3,9 @@
 #include <arpa/inet.h>
 #include <ifaddrs.h>
 #include <netinet/in.h>
+#include <unistd.h>
 
+#include <cctype>
 #include <fstream>
 #include <memory>
 #include <sstream>
@@ -48,6 +50,15 @@ std::string default_route_ipv4() {
         if (::inet_ntop(AF_INET, &in->sin_addr, text, sizeof text)) return text;
     }
     return {};
+}
+
+std::string host_name() {
+    char buffer[256] = {};
+    if (::gethostname(buffer, sizeof buffer - 1) != 0) return "kcube";
+    std::string name(buffer);
+    for (auto& c : name)
+        c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    return name.empty() ? "kcube" : name;
 }
 
 }  // namespace kcube::net

@@ -8,4 +8,7 @@ namespace kcube::net {
 // pods reach this host at); "" when there is no default route.
 std::string default_route_ipv4();
 
+// The host's name in lower case (a valid node name), or "kcube" when it has none.
+std::string host_name();
+
 }  // namespace kcube::net

@@ -42,15 +42,6 @@ const std::set<std::string>& known_components() {
 
 namespace {
 
-std::string host_name() {
-    char buffer[256] = {};
-    if (::gethostname(buffer, sizeof buffer - 1) != 0) return "kcube";
-    std::string name(buffer);
-    for (auto& c : name)
-        c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    return name.empty() ? "kcube" : name;
-}
-
 // The namespaces every cluster has.
 void ensure_system_namespaces(api::ResourceService& service) {
     auto info = service.registry().find("", "v1", "namespaces");
@@ -190,7 +181,7 @@ void run(const NodeOptions& options) {
     }
     const auto& data = options.data_dir;
     fs::ensure_dir(data, 0700);
-    const std::string node_name = options.node_name.empty() ? host_name() : options.node_name;
+    const std::string node_name = options.node_name.empty() ? net::host_name() : options.node_name;
     std::string node_ip = options.node_ip;
     if (node_ip.empty()) node_ip = net::default_route_ipv4();
     if (node_ip.empty()) node_ip = "127.0.0.1";

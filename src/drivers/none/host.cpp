@@ -405,15 +405,6 @@ int any_free_tcp_port() {
     return port;
 }
 
-std::string host_name() {
-    char buffer[256] = {};
-    if (::gethostname(buffer, sizeof buffer - 1) != 0) return "kcube";
-    std::string name(buffer);
-    for (auto& c : name)
-        c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    return name.empty() ? "kcube" : name;
-}
-
 bool running_as_root() {
     return ::geteuid() == 0;
 }

@@ -97,9 +97,6 @@ bool tcp_port_free(int port);
 // A port the kernel considers free now (bound to port 0 and released).
 int any_free_tcp_port();
 
-// The host name in lower case, as the node names its Node by default.
-std::string host_name();
-
 bool running_as_root();
 
 }  // namespace kcube::drivers::none

@@ -222,7 +222,7 @@ void NoneDriver::create() {
     record.port = tcp_port_free(kPreferredPort) ? kPreferredPort : any_free_tcp_port();
     record.node_ip = net::default_route_ipv4();
     if (record.node_ip.empty()) record.node_ip = "127.0.0.1";
-    record.node_name = host_name();
+    record.node_name = net::host_name();
     fs::ensure_dir(data_dir(), 0700);
     save_record(record);
 }
