@@ -2,7 +2,12 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <boost/json.hpp>
+#include <cctype>
+#include <charconv>
+#include <optional>
+#include <regex>
 
 #include "cluster/api/builtin_schemas.hpp"
 #include "cluster/api/errors.hpp"
@@ -234,6 +239,162 @@ api::PatchType patch_type(const std::string& content_type) {
         "application/apply-patch+yaml");
 }
 
+std::string lower(std::string text) {
+    for (auto& c : text)
+        c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    return text;
+}
+
+// A boolean of PodLogOptions or PodExecOptions in a query, converted as upstream does: present
+// and neither "0" nor "false" is true.
+bool query_bool(const Request& request, const std::string& name) {
+    auto it = request.query.find(name);
+    if (it == request.query.end()) return false;
+    const std::string value = lower(it->second);
+    return value != "0" && value != "false";
+}
+
+// An int64 query parameter; a malformed one is upstream's 400 with Go's strconv text.
+std::optional<std::int64_t> query_int(const Request& request, const std::string& name) {
+    auto it = request.query.find(name);
+    if (it == request.query.end() || it->second.empty()) return std::nullopt;
+    const std::string& text = it->second;
+    std::int64_t value = 0;
+    const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
+    if (error == std::errc::result_out_of_range) {
+        throw api::bad_request("strconv.ParseInt: parsing \"" + text + "\": value out of range");
+    }
+    if (error != std::errc() || end != text.data() + text.size()) {
+        throw api::bad_request("strconv.ParseInt: parsing \"" + text + "\": invalid syntax");
+    }
+    return value;
+}
+
+// RFC 3339 with seconds, an optional fraction and a zone, as Go's time.RFC3339 parses it.
+bool is_rfc3339(const std::string& text) {
+    static const std::regex pattern(
+        R"(\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2}))");
+    return std::regex_match(text, pattern);
+}
+
+std::vector<std::string> container_names(const json::object& spec, const char* field) {
+    std::vector<std::string> names;
+    if (const auto* list = spec.if_contains(field); list && list->is_array()) {
+        for (const auto& c : list->as_array()) {
+            if (c.is_object()) names.push_back(api::field_value(c.as_object(), "name"));
+        }
+    }
+    return names;
+}
+
+std::string join_names(const std::vector<std::string>& names) {
+    std::string out;
+    for (const auto& name : names)
+        out += (out.empty() ? "" : " ") + name;
+    return out;
+}
+
+// The container a pods/log, exec or attach request means, checked as upstream's API server
+// checks it: named and present, or the pod's only container.
+std::string resolve_container(const json::object& pod, const std::string& name,
+                              const std::string& container) {
+    const json::object empty;
+    const auto* spec_value = pod.if_contains("spec");
+    const json::object& spec =
+        spec_value && spec_value->is_object() ? spec_value->as_object() : empty;
+    const auto containers = container_names(spec, "containers");
+    if (container.empty()) {
+        if (containers.size() == 1) return containers.front();
+        if (containers.empty()) {
+            throw api::bad_request("a container name must be specified for pod " + name);
+        }
+        std::string message = "a container name must be specified for pod " + name +
+                              ", choose one of: [" + join_names(containers) + "]";
+        const auto init = container_names(spec, "initContainers");
+        if (!init.empty()) message += " or one of the init containers: [" + join_names(init) + "]";
+        throw api::bad_request(message);
+    }
+    for (const char* field : {"containers", "initContainers", "ephemeralContainers"}) {
+        const auto names = container_names(spec, field);
+        if (std::find(names.begin(), names.end(), container) != names.end()) return container;
+    }
+    throw api::bad_request("container " + container + " is not valid for pod " + name);
+}
+
+// What the node's runtime (containerd's CRI streaming server, v1-v4 of the channel protocol)
+// accepts for a WebSocket request, and how kubectl's offer is adapted to it.
+struct WebSocketPlan {
+    bool refuse = false;
+    std::string offer_protocol;  // "" = relay the client's offer unchanged
+    std::string runtime_protocol;
+    std::string client_protocol;
+};
+
+WebSocketPlan websocket_plan(const Request& request, const std::string& subresource,
+                             const SessionOptions& options) {
+    WebSocketPlan plan;
+    const auto& offered = request.websocket_protocols;
+    auto offers = [&](std::string_view protocol) {
+        return std::find(offered.begin(), offered.end(), protocol) != offered.end();
+    };
+    // Offers the runtime serves as they are (other clients, e.g. python's, use v4 directly).
+    const std::vector<std::string_view> runtime_knows =
+        subresource == "portforward"
+            ? std::vector<std::string_view>{"v4.channel.k8s.io", "v4.base64.channel.k8s.io"}
+            : std::vector<std::string_view>{"v4.channel.k8s.io", "v4.base64.channel.k8s.io",
+                                            "channel.k8s.io", "base64.channel.k8s.io"};
+    if (offered.empty() || std::any_of(runtime_knows.begin(), runtime_knows.end(), offers)) {
+        return plan;
+    }
+    // kubectl 1.32 offers exec and attach only v5.channel.k8s.io, which frames like v4 and adds
+    // a CLOSE signal for stdin's end that a v4 server ignores. Relayed as v4 it works whenever
+    // stdin's end need not reach the process: without stdin, or with a TTY (whose end of input
+    // is a ^D the terminal carries). Otherwise (e.g. `echo hi | kubectl exec -i`) the upgrade
+    // is refused, and kubectl falls back to SPDY, which carries stdin's end.
+    if (subresource != "portforward" && offers("v5.channel.k8s.io") &&
+        !(options.with_stdin && !options.tty)) {
+        plan.offer_protocol = "v4.channel.k8s.io";
+        plan.runtime_protocol = "v4.channel.k8s.io";
+        plan.client_protocol = "v5.channel.k8s.io";
+        return plan;
+    }
+    // Anything else, notably kubectl's port-forward tunnel (SPDY/3.1+portforward.k8s.io, SPDY
+    // inside WebSocket), is refused before the runtime sees it: containerd would answer 403
+    // and keep a goroutine for it. kubectl then falls back to SPDY.
+    plan.refuse = true;
+    return plan;
+}
+
+// http://host:port/path as the runtime's streaming server gives it.
+UpgradeRelay relay_to(const std::string& url) {
+    constexpr std::string_view kScheme = "http://";
+    UpgradeRelay relay;
+    if (url.rfind(kScheme, 0) != 0) {
+        throw api::internal_error("the container runtime's streaming URL \"" + url +
+                                  "\" is not http://host:port/path");
+    }
+    const auto slash = url.find('/', kScheme.size());
+    const std::string authority = url.substr(
+        kScheme.size(), slash == std::string::npos ? std::string::npos : slash - kScheme.size());
+    relay.target = slash == std::string::npos ? "/" : url.substr(slash);
+    const auto colon = authority.rfind(':');
+    relay.host = authority.substr(0, colon);
+    if (relay.host.size() > 2 && relay.host.front() == '[' && relay.host.back() == ']') {
+        relay.host = relay.host.substr(1, relay.host.size() - 2);
+    }
+    int port = 80;
+    if (colon != std::string::npos) {
+        const std::string text = authority.substr(colon + 1);
+        const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), port);
+        if (error != std::errc() || end != text.data() + text.size()) {
+            throw api::internal_error("the container runtime's streaming URL \"" + url +
+                                      "\" has no valid port");
+        }
+    }
+    relay.port = port;
+    return relay;
+}
+
 // Where a resource URL points, after /api/v1 or /apis/G/V.
 struct Target {
     std::shared_ptr<const api::ResourceInfo> info;
@@ -327,6 +488,145 @@ json::object Router::evict_pod(const std::string& ns, const std::string& name,
                         {"metadata", json::object{}},
                         {"status", "Success"},
                         {"code", 201}};
+}
+
+Response Router::pod_log(const Request& request, const std::string& ns, const std::string& name) {
+    LogRequest options;
+    options.container = request.param("container");
+    options.follow = query_bool(request, "follow");
+    options.previous = query_bool(request, "previous");
+    options.timestamps = query_bool(request, "timestamps");
+    options.tail_lines = query_int(request, "tailLines");
+    options.since_seconds = query_int(request, "sinceSeconds");
+    options.limit_bytes = query_int(request, "limitBytes");
+    if (const auto since = request.param("sinceTime"); !since.empty() && since != "null") {
+        if (!is_rfc3339(since)) {
+            throw api::bad_request("parsing time \"" + since +
+                                   "\" as \"2006-01-02T15:04:05Z07:00\": cannot parse \"" + since +
+                                   "\" as \"2006\"");
+        }
+        options.since_time = since;
+    }
+    // Upstream's ValidatePodLogOptions.
+    std::vector<api::StatusCause> causes;
+    if (options.tail_lines && *options.tail_lines < 0) {
+        causes.push_back({"FieldValueInvalid",
+                          "Invalid value: " + std::to_string(*options.tail_lines) +
+                              ": must be greater than or equal to 0",
+                          "tailLines"});
+    }
+    if (options.limit_bytes && *options.limit_bytes < 1) {
+        causes.push_back(
+            {"FieldValueInvalid",
+             "Invalid value: " + std::to_string(*options.limit_bytes) + ": must be greater than 0",
+             "limitBytes"});
+    }
+    if (options.since_seconds && options.since_time) {
+        causes.push_back(
+            {"FieldValueForbidden",
+             "Forbidden: at most one of `sinceTime` or `sinceSeconds` may be specified", ""});
+    } else if (options.since_seconds && *options.since_seconds < 1) {
+        causes.push_back({"FieldValueInvalid",
+                          "Invalid value: " + std::to_string(*options.since_seconds) +
+                              ": must be greater than 0",
+                          "sinceSeconds"});
+    }
+    if (!causes.empty()) throw api::invalid("", "PodLogOptions", name, std::move(causes));
+
+    const auto pods = service_.registry().find("", "v1", "pods");
+    const json::object pod = service_.get(*pods, ns, name);
+    options.container = resolve_container(pod, name, options.container);
+    Response response;
+    response.content_type = "text/plain";
+    // A pod not yet on a node has no log: upstream answers with an empty body.
+    if (api::field_value(pod, "spec.nodeName").empty()) return response;
+    PodStreams* streams = pod_streams_.load();
+    if (streams == nullptr) throw api::internal_error("the kubelet stopped");
+    response.log_stream = streams->logs(ns, name, options);
+    return response;
+}
+
+Response Router::pod_session(const Request& request, const std::string& ns, const std::string& name,
+                             const std::string& subresource) {
+    SessionOptions options;
+    std::vector<std::string> command;
+    std::vector<std::int32_t> ports;
+    std::string container;
+    if (subresource == "portforward") {
+        // Go's Convert_Slice_string_To_Slice_int32: each value a comma-separated list.
+        auto [begin, end] = request.query.equal_range("ports");
+        for (auto it = begin; it != end; ++it) {
+            std::size_t start = 0;
+            for (;;) {
+                const auto comma = it->second.find(',', start);
+                const std::string text = it->second.substr(start, comma - start);
+                unsigned value = 0;
+                const auto [last, error] =
+                    std::from_chars(text.data(), text.data() + text.size(), value);
+                if (text.empty() || error != std::errc() || last != text.data() + text.size() ||
+                    value > 65535) {
+                    throw api::bad_request(
+                        "cannot convert to []int32: strconv.ParseUint: parsing \"" + text + "\": " +
+                        (error == std::errc::result_out_of_range || value > 65535
+                             ? "value out of range"
+                             : "invalid syntax"));
+                }
+                ports.push_back(static_cast<std::int32_t>(value));
+                if (comma == std::string::npos) break;
+                start = comma + 1;
+            }
+        }
+    } else {
+        container = request.param("container");
+        options.with_stdin = query_bool(request, "stdin");
+        options.with_stdout = query_bool(request, "stdout");
+        options.with_stderr = query_bool(request, "stderr");
+        options.tty = query_bool(request, "tty");
+        // As upstream's kubelet: a TTY merges stderr into stdout.
+        if (options.tty) options.with_stderr = false;
+        if (subresource == "exec") {
+            auto [begin, end] = request.query.equal_range("command");
+            for (auto it = begin; it != end; ++it)
+                command.push_back(it->second);
+        }
+    }
+
+    const auto pods = service_.registry().find("", "v1", "pods");
+    const json::object pod = service_.get(*pods, ns, name);
+    if (subresource != "portforward") container = resolve_container(pod, name, container);
+    if (api::field_value(pod, "spec.nodeName").empty()) {
+        throw api::bad_request("pod " + name + " does not have a host assigned");
+    }
+    if (request.upgrade.empty()) throw api::bad_request("Upgrade request required");
+    if (subresource != "portforward" && !options.with_stdin && !options.with_stdout &&
+        !options.with_stderr) {
+        throw api::bad_request("you must specify at least 1 of stdin, stdout, stderr");
+    }
+    WebSocketPlan plan;
+    if (lower(request.upgrade) == "websocket") {
+        plan = websocket_plan(request, subresource, options);
+        if (plan.refuse) {
+            std::string offered;
+            for (const auto& protocol : request.websocket_protocols)
+                offered += (offered.empty() ? "" : " ") + protocol;
+            throw api::bad_request(
+                "unable to upgrade connection: the container runtime does "
+                "not serve the requested protocols [" +
+                offered + "] for this request; retry with SPDY");
+        }
+    }
+    PodStreams* streams = pod_streams_.load();
+    if (streams == nullptr) throw api::internal_error("the kubelet stopped");
+    const StreamEndpoint endpoint =
+        subresource == "exec"     ? streams->exec(ns, name, container, command, options)
+        : subresource == "attach" ? streams->attach(ns, name, container, options)
+                                  : streams->port_forward(ns, name, ports);
+    Response response;
+    response.relay = std::make_unique<UpgradeRelay>(relay_to(endpoint.url));
+    response.relay->offer_protocol = plan.offer_protocol;
+    response.relay->runtime_protocol = plan.runtime_protocol;
+    response.relay->client_protocol = plan.client_protocol;
+    return response;
 }
 
 Response Router::handle(const Request& request) {
@@ -517,6 +817,22 @@ Response Router::route(const Request& request) {
     if (request.method == "POST" && info.group.empty() && info.plural == "bindings") {
         const json::object binding = parse_body(request);
         return json_response(201, bind_pod(target.ns, api::meta_string(binding, "name"), binding));
+    }
+    if (info.group.empty() && info.plural == "pods" &&
+        (target.subresource == "log" || target.subresource == "exec" ||
+         target.subresource == "attach" || target.subresource == "portforward")) {
+        if (pod_streams_.load() == nullptr) {
+            throw ApiError(501, "NotImplemented",
+                           "the " + target.subresource +
+                               " subresource of pods is not served: this node runs with the "
+                               "kubelet disabled");
+        }
+        if (target.subresource == "log") {
+            if (request.method != "GET") throw not_allowed();
+            return pod_log(request, target.ns, target.name);
+        }
+        if (request.method != "GET" && request.method != "POST") throw not_allowed();
+        return pod_session(request, target.ns, target.name, target.subresource);
     }
     if (!target.subresource.empty() && target.subresource != "status" &&
         target.subresource != "scale" && target.subresource != "finalize") {

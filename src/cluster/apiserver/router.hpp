@@ -1,6 +1,7 @@
 #pragma once
 // Maps an HTTP request to a verb on a resource (or a discovery/health document) and encodes the
 // result. Knows nothing of sockets; the connection code calls handle() and streams watches.
+#include <atomic>
 #include <boost/json/object.hpp>
 #include <memory>
 #include <string>
@@ -43,6 +44,10 @@ class Router {
 
     // Readiness checks shown by /readyz?verbose; the node adds its components.
     void set_ready(bool ready) { ready_ = ready; }
+    // The kubelet, which serves pods/log, exec, attach and portforward; without one (the
+    // kubelet disabled) those answer 501. Not owned; it must outlive the Router's use of it.
+    // Set (or cleared) while the server runs, as the kubelet starts and stops.
+    void set_pod_streams(PodStreams* streams) { pod_streams_.store(streams); }
 
   private:
     Response route(const Request& request);
@@ -52,6 +57,11 @@ class Router {
     // pods/eviction: deletes the pod with the eviction's options.
     boost::json::object evict_pod(const std::string& ns, const std::string& name,
                                   const boost::json::object& eviction);
+    // GET pods/log: a LogStream response (empty for a pod not yet on a node).
+    Response pod_log(const Request& request, const std::string& ns, const std::string& name);
+    // pods/exec, attach, portforward: an UpgradeRelay to the runtime's streaming server.
+    Response pod_session(const Request& request, const std::string& ns, const std::string& name,
+                         const std::string& subresource);
     // The user a request acts as: its client certificate, else its bearer token; 401 if the
     // token is not valid.
     User authenticate(const Request& request);
@@ -59,6 +69,7 @@ class Router {
     Security security_;
     ServerInfo info_;
     bool ready_ = false;
+    std::atomic<PodStreams*> pod_streams_ = nullptr;
 };
 
 }  // namespace kcube::apiserver

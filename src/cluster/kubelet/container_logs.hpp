@@ -12,8 +12,9 @@
 namespace kcube::kubelet {
 
 // `still_running` is asked while following at the end of the file: once it answers false and
-// nothing more was written, the stream ends. Throws api::ApiError(404-ish upstream text) when the
-// file cannot be opened.
+// nothing more was written, the stream ends. Throws api::ApiError when the file cannot be opened:
+// 400 with upstream's text (`failed to open log file "PATH": open PATH: no such file or
+// directory`), the status upstream's kubelet gives every log-reading failure.
 std::unique_ptr<apiserver::LogStream> open_container_log(const std::filesystem::path& file,
                                                          const apiserver::LogRequest& request,
                                                          std::function<bool()> still_running);
