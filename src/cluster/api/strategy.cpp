@@ -56,6 +56,51 @@ void default_container(json::object& container) {
     }
 }
 
+// downwardAPI items' fieldRef.apiVersion (upstream SetDefaults_ObjectFieldSelector).
+void default_downward_items(json::object& source) {
+    if (auto* items = source.if_contains("items"); items && items->is_array()) {
+        for (auto& item : items->as_array()) {
+            if (!item.is_object()) continue;
+            if (auto* ref = item.as_object().if_contains("fieldRef"); ref && ref->is_object()) {
+                set_default(ref->as_object(), "apiVersion", "v1");
+            }
+        }
+    }
+}
+
+// Volume source defaults (upstream SetDefaults_*VolumeSource): file modes 0644, the token's
+// one-hour lifetime, hostPath's unset type.
+void default_volume(json::object& volume) {
+    for (const char* source : {"configMap", "secret", "downwardAPI", "projected"}) {
+        if (auto* s = volume.if_contains(source); s && s->is_object()) {
+            set_default(s->as_object(), "defaultMode", 420);
+        }
+    }
+    if (auto* s = volume.if_contains("downwardAPI"); s && s->is_object()) {
+        default_downward_items(s->as_object());
+    }
+    if (auto* s = volume.if_contains("hostPath"); s && s->is_object()) {
+        set_default(s->as_object(), "type", "");
+    }
+    auto* projected = volume.if_contains("projected");
+    auto* sources = projected && projected->is_object()
+                        ? projected->as_object().if_contains("sources")
+                        : nullptr;
+    if (sources && sources->is_array()) {
+        for (auto& s : sources->as_array()) {
+            if (!s.is_object()) continue;
+            if (auto* token = s.as_object().if_contains("serviceAccountToken");
+                token && token->is_object()) {
+                set_default(token->as_object(), "expirationSeconds", 3600);
+            }
+            if (auto* downward = s.as_object().if_contains("downwardAPI");
+                downward && downward->is_object()) {
+                default_downward_items(downward->as_object());
+            }
+        }
+    }
+}
+
 void default_pod_spec(json::object& spec) {
     set_default(spec, "restartPolicy", "Always");
     set_default(spec, "terminationGracePeriodSeconds", 30);
@@ -72,12 +117,7 @@ void default_pod_spec(json::object& spec) {
     }
     if (auto* volumes = spec.if_contains("volumes"); volumes && volumes->is_array()) {
         for (auto& v : volumes->as_array()) {
-            if (!v.is_object()) continue;
-            for (const char* source : {"configMap", "secret"}) {
-                if (auto* s = v.as_object().if_contains(source); s && s->is_object()) {
-                    set_default(s->as_object(), "defaultMode", 420);
-                }
-            }
+            if (v.is_object()) default_volume(v.as_object());
         }
     }
 }
@@ -113,8 +153,85 @@ void default_pod(json::object& object) {
     }
 }
 
+// The ServiceAccount admission plugin's API credentials: a projected volume
+// "kube-api-access-<random>" with a service-account token, the cluster CA (the kube-root-ca.crt
+// ConfigMap) and the namespace, mounted read-only at upstream's path in every container and
+// init container that does not mount something there itself. automountServiceAccountToken:
+// false on the pod opts out (upstream also honours it on the ServiceAccount; kcube does not
+// read the ServiceAccount here). Mirror pods get none, as upstream.
+void mount_service_account_token(json::object& object) {
+    constexpr std::string_view kMountPath = "/var/run/secrets/kubernetes.io/serviceaccount";
+    constexpr std::string_view kVolumePrefix = "kube-api-access-";
+    auto& spec = child(object, "spec");
+    if (auto* automount = spec.if_contains("automountServiceAccountToken");
+        automount && automount->is_bool() && !automount->as_bool()) {
+        return;
+    }
+    if (auto* annotations = metadata_of(object).if_contains("annotations");
+        annotations && annotations->is_object() &&
+        annotations->as_object().contains("kubernetes.io/config.mirror")) {
+        return;
+    }
+    std::string volume_name;
+    auto* volumes = spec.if_contains("volumes");
+    if (volumes && volumes->is_array()) {
+        for (const auto& v : volumes->as_array()) {
+            const auto* name = v.is_object() ? v.as_object().if_contains("name") : nullptr;
+            if (name && name->is_string() && name->as_string().starts_with(kVolumePrefix)) {
+                volume_name = std::string(name->as_string());
+                break;
+            }
+        }
+    }
+    const bool has_volume = !volume_name.empty();
+    if (!has_volume) volume_name = std::string(kVolumePrefix) + random_name_suffix();
+
+    bool needed = false;
+    for (const char* list : {"initContainers", "containers"}) {
+        auto* containers = spec.if_contains(list);
+        if (!containers || !containers->is_array()) continue;
+        for (auto& c : containers->as_array()) {
+            if (!c.is_object()) continue;
+            auto& mounts = c.as_object()["volumeMounts"];
+            if (!mounts.is_array()) mounts = json::array{};
+            bool mounted = false;
+            for (const auto& m : mounts.as_array()) {
+                const auto* path = m.is_object() ? m.as_object().if_contains("mountPath") : nullptr;
+                mounted = mounted || (path && path->is_string() && path->as_string() == kMountPath);
+            }
+            if (mounted) continue;
+            mounts.as_array().push_back(
+                json::object{{"name", volume_name}, {"readOnly", true}, {"mountPath", kMountPath}});
+            needed = true;
+        }
+    }
+    if (has_volume || !needed) return;
+    json::array sources{
+        json::object{
+            {"serviceAccountToken", json::object{{"expirationSeconds", 3607}, {"path", "token"}}}},
+        json::object{
+            {"configMap", json::object{{"name", "kube-root-ca.crt"},
+                                       {"items", json::array{json::object{{"key", "ca.crt"},
+                                                                          {"path", "ca.crt"}}}}}}},
+        json::object{
+            {"downwardAPI",
+             json::object{{"items", json::array{json::object{
+                                        {"path", "namespace"},
+                                        {"fieldRef",
+                                         json::object{{"apiVersion", "v1"},
+                                                      {"fieldPath", "metadata.namespace"}}}}}}}}}};
+    if (!volumes || !volumes->is_array()) {
+        spec["volumes"] = json::array{};
+        volumes = spec.if_contains("volumes");
+    }
+    volumes->as_array().push_back(json::object{
+        {"name", volume_name},
+        {"projected", json::object{{"sources", std::move(sources)}, {"defaultMode", 420}}}});
+}
+
 void prepare_pod(json::object& object) {
     object["status"] = json::object{{"phase", "Pending"}};
+    mount_service_account_token(object);
 }
 
 void default_deployment(json::object& object) {

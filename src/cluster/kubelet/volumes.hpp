@@ -7,8 +7,10 @@
 #include <filesystem>
 #include <functional>
 #include <map>
+#include <memory>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "cluster/kubelet/paths.hpp"
@@ -27,6 +29,9 @@ struct HostVolume {
 
 struct PodVolumes {
     std::map<std::string, HostVolume> by_name;  // volume name → where it is on the host
+    // <root>/pods/<uid>: where the container config puts per-container files (etc-hosts,
+    // termination-message files, subPath bind mounts); teardown() removes them with the rest.
+    std::filesystem::path pod_dir;
 };
 
 // A volume that cannot be set up yet (missing ConfigMap/Secret, PVC unbound, bad hostPath
@@ -42,6 +47,33 @@ class VolumeError : public std::runtime_error {
 // returns the TokenRequest with status.token and status.expirationTimestamp filled in.
 using TokenRequester = std::function<boost::json::object(
     const std::string& ns, const std::string& service_account, boost::json::object request)>;
+
+// The downward API's values, shared by container environments and downwardAPI volumes. Both
+// throw std::runtime_error with upstream's message.
+// metadata.name/namespace/uid, metadata.labels/annotations (upstream's `key="value"` lines) and
+// the subscripted metadata.labels['k'] / metadata.annotations['k'].
+std::string pod_metadata_field(const boost::json::object& pod, std::string_view field_path);
+// A resourceFieldRef ({containerName?, resource, divisor?}) of `container` (nullptr: the
+// container named in the selector): limits.cpu, requests.memory, ... divided by the divisor and
+// rounded up. Unset limits are the node's allocatable (the Node object of spec.nodeName, else
+// the machine's capacity), as upstream's kubelet reports them.
+std::string container_resource_field(api::ResourceService& service, const boost::json::object& pod,
+                                     const boost::json::object* container,
+                                     const boost::json::object& selector);
+
+// subPath support for container mounts (upstream's subpath package). make_subpath_dir creates a
+// missing subPath directory inside the volume, never following a symlink out of it, with the
+// volume's mode. bind_subpath checks that the subPath (symlinks resolved) stays inside the volume,
+// opens it one component at a time without following symlinks, and bind-mounts what it opened
+// at <pod_dir>/volume-subpaths/<volume>/<container>/<index>, the path the container mount then
+// uses: a symlink swapped in after the check cannot redirect the mount. Both throw
+// std::runtime_error (the detail upstream logs; callers show upstream's shorter message).
+void make_subpath_dir(const std::filesystem::path& volume_path, const std::string& sub_path);
+std::filesystem::path bind_subpath(const std::filesystem::path& pod_dir,
+                                   const std::string& volume_name,
+                                   const std::filesystem::path& volume_path,
+                                   const std::string& sub_path, const std::string& container,
+                                   int index);
 
 class VolumeManager {
   public:
