@@ -1,6 +1,7 @@
 #include "common/strings.hpp"
 
 #include <algorithm>
+#include <cstdio>
 
 namespace kcube::strings {
 
@@ -46,6 +47,38 @@ std::string closest(std::string_view word, const std::vector<std::string_view>& 
         }
     }
     return best;
+}
+
+std::string go_quote(std::string_view text) {
+    std::string out = "\"";
+    for (unsigned char c : text) {
+        switch (c) {
+            case '"':
+                out += "\\\"";
+                break;
+            case '\\':
+                out += "\\\\";
+                break;
+            case '\n':
+                out += "\\n";
+                break;
+            case '\t':
+                out += "\\t";
+                break;
+            case '\r':
+                out += "\\r";
+                break;
+            default:
+                if (c < 0x20 || c == 0x7f) {
+                    char escaped[8];
+                    std::snprintf(escaped, sizeof escaped, "\\x%02x", c);
+                    out += escaped;
+                } else {
+                    out += static_cast<char>(c);
+                }
+        }
+    }
+    return out + "\"";
 }
 
 }  // namespace kcube::strings

@@ -7,6 +7,8 @@
 namespace kcube::strings {
 
 std::string lower(std::string_view text);
+// Go's %q of a string (double quotes, backslash escapes): how upstream's messages quote values.
+std::string go_quote(std::string_view text);
 std::string join(const std::vector<std::string_view>& items, std::string_view separator);
 // Levenshtein distance, for "did you mean" suggestions.
 size_t edit_distance(std::string_view a, std::string_view b);

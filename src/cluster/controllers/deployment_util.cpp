@@ -14,6 +14,7 @@
 
 namespace kcube::controllers::rollout {
 namespace json = boost::json;
+using controllers::string_at;
 
 namespace {
 
@@ -27,11 +28,6 @@ const json::object* path_object(const json::object& object,
         if (!current) return nullptr;
     }
     return current;
-}
-
-std::string string_at(const json::object& object, std::string_view key) {
-    const auto* value = object.if_contains(key);
-    return value && value->is_string() ? std::string(value->as_string()) : std::string();
 }
 
 std::optional<std::int64_t> parse_int(std::string_view text) {

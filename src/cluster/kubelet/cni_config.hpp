@@ -7,10 +7,10 @@
 namespace kcube::kubelet {
 
 struct CniNetwork {
-    std::string name = "kcube";          // the CNI network name
-    std::string bridge = "kcube0";       // the Linux bridge device
+    std::string name = "kcube";            // the CNI network name
+    std::string bridge = "kcube0";         // the Linux bridge device
     std::string subnet = "10.244.0.0/24";  // this node's pod range (from the pod CIDR)
-    std::filesystem::path ipam_data_dir;  // host-local's allocations (under the data dir)
+    std::filesystem::path ipam_data_dir;   // host-local's allocations (under the data dir)
 };
 
 // The .conflist JSON (cniVersion 0.4.0): bridge (isGateway, ipMasq, hairpinMode, host-local

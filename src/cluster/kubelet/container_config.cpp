@@ -36,13 +36,9 @@ namespace stdfs = std::filesystem;
 namespace v1 = ::runtime::v1;
 using controllers::array_at;
 using controllers::object_at;
+using controllers::string_at;
 
 namespace {
-
-std::string string_at(const json::object& object, std::string_view key) {
-    const auto* value = object.if_contains(key);
-    return value && value->is_string() ? std::string(value->as_string()) : std::string();
-}
 
 // A *bool field: nullopt when unset.
 std::optional<bool> bool_opt(const json::object& object, std::string_view key) {

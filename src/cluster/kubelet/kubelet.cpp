@@ -24,6 +24,7 @@ namespace kcube::kubelet {
 namespace json = boost::json;
 using controllers::array_at;
 using controllers::object_at;
+using controllers::string_at;
 
 namespace {
 
@@ -37,12 +38,6 @@ std::string pod_fingerprint(const json::object& pod) {
             if (const auto* v = meta->if_contains(field)) view[field] = *v;
     }
     return json::serialize(view);
-}
-
-std::string string_at(const json::object& object, std::string_view key) {
-    auto it = object.find(key);
-    return it != object.end() && it->value().is_string() ? std::string(it->value().as_string())
-                                                         : std::string();
 }
 
 std::vector<std::string> container_names(const json::object& pod, const char* list) {

@@ -20,9 +20,9 @@ class CriClient;
 
 struct NodeStatusOptions {
     std::string node_name;
-    std::string node_ip;           // InternalIP
-    std::string pod_cidr;          // spec.podCIDR(s), e.g. 10.244.0.0/24
-    std::string kubelet_version;   // v1.32.0
+    std::string node_ip;             // InternalIP
+    std::string pod_cidr;            // spec.podCIDR(s), e.g. 10.244.0.0/24
+    std::string kubelet_version;     // v1.32.0
     std::filesystem::path data_dir;  // for ephemeral-storage capacity (statvfs)
     std::chrono::seconds lease_duration{40};
     std::chrono::seconds renew_interval{10};

@@ -25,8 +25,7 @@ struct KubeletPaths {
     // <root>/logs/<ns>_<name>_<uid>: the sandbox's log directory.
     std::filesystem::path pod_log_dir(std::string_view ns, std::string_view name,
                                       std::string_view uid) const {
-        return logs_dir() /
-               (std::string(ns) + "_" + std::string(name) + "_" + std::string(uid));
+        return logs_dir() / (std::string(ns) + "_" + std::string(name) + "_" + std::string(uid));
     }
     // "<container>/<attempt>.log", relative to pod_log_dir (what the CRI's log_path wants).
     static std::string container_log_name(std::string_view container, std::uint32_t attempt) {

@@ -10,6 +10,7 @@ namespace kcube::kubelet {
 namespace json = boost::json;
 using controllers::array_at;
 using controllers::object_at;
+using controllers::string_at;
 
 namespace {
 
@@ -18,12 +19,6 @@ std::string time_from_nanos(std::int64_t nanos) {
     return api::format_time(std::chrono::system_clock::time_point(
         std::chrono::duration_cast<std::chrono::system_clock::duration>(
             std::chrono::nanoseconds(nanos))));
-}
-
-std::string string_at(const json::object& object, std::string_view key) {
-    auto it = object.find(key);
-    return it != object.end() && it->value().is_string() ? std::string(it->value().as_string())
-                                                         : std::string();
 }
 
 json::object terminated_state(const ContainerRecord& c) {

@@ -27,6 +27,7 @@ using namespace std::chrono_literals;
 using controllers::array_at;
 using controllers::int_at;
 using controllers::object_at;
+using controllers::string_at;
 using Clock = std::chrono::system_clock;
 
 namespace {
@@ -34,12 +35,6 @@ namespace {
 constexpr const char* kComponent = "kubelet";
 // Orphans (pods force-deleted, or deleted while the node was down) get this grace period.
 constexpr std::chrono::seconds kOrphanGrace{1};
-
-std::string string_at(const json::object& object, std::string_view key) {
-    auto it = object.find(key);
-    return it != object.end() && it->value().is_string() ? std::string(it->value().as_string())
-                                                         : std::string();
-}
 
 // Go's time.Duration formatting for whole seconds: 10s, 1m20s, 5m0s.
 std::string go_duration(std::chrono::seconds d) {
@@ -65,18 +60,6 @@ std::chrono::seconds grace_period(const json::object& pod) {
         return std::chrono::seconds(int_at(*meta, "deletionGracePeriodSeconds", 30));
     const auto* spec = object_at(pod, "spec");
     return std::chrono::seconds(spec ? int_at(*spec, "terminationGracePeriodSeconds", 30) : 30);
-}
-
-const json::object* find_container_spec(const json::object& pod, const std::string& name) {
-    const auto* spec = object_at(pod, "spec");
-    if (!spec) return nullptr;
-    for (const char* list : {"containers", "initContainers"}) {
-        if (const auto* containers = array_at(*spec, list))
-            for (const auto& c : *containers)
-                if (c.is_object() && string_at(c.as_object(), "name") == name)
-                    return &c.as_object();
-    }
-    return nullptr;
 }
 
 std::string field_path(const json::object& pod, const std::string& container) {

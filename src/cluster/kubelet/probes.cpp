@@ -31,6 +31,7 @@
 #include "cluster/api/meta.hpp"
 #include "cluster/controllers/runtime/object_util.hpp"
 #include "cluster/kubelet/cri/client.hpp"
+#include "common/strings.hpp"
 #include "common/version.hpp"
 
 namespace kcube::kubelet {
@@ -44,6 +45,8 @@ namespace urls = boost::urls;
 using asio::ip::tcp;
 using controllers::array_at;
 using controllers::object_at;
+using controllers::string_at;
+using strings::go_quote;
 using SteadyClock = std::chrono::steady_clock;
 using SystemClock = std::chrono::system_clock;
 
@@ -95,51 +98,11 @@ ProbeResult initial_result(ProbeType type) {
     return ProbeResult::kUnknown;
 }
 
-std::string string_at(const json::object& object, std::string_view key) {
-    auto it = object.find(key);
-    return it != object.end() && it->value().is_string() ? std::string(it->value().as_string())
-                                                         : std::string();
-}
-
 std::int64_t positive_or(const json::object& object, std::string_view key, std::int64_t fallback) {
     auto it = object.find(key);
     if (it == object.end() || !it->value().is_number()) return fallback;
     const auto value = it->value().to_number<std::int64_t>();
     return value > 0 ? value : fallback;
-}
-
-// Go's %q for a string: double-quoted with backslash escapes.
-std::string go_quote(std::string_view text) {
-    std::string out = "\"";
-    for (unsigned char c : text) {
-        switch (c) {
-            case '"':
-                out += "\\\"";
-                break;
-            case '\\':
-                out += "\\\\";
-                break;
-            case '\n':
-                out += "\\n";
-                break;
-            case '\t':
-                out += "\\t";
-                break;
-            case '\r':
-                out += "\\r";
-                break;
-            default:
-                if (c < 0x20 || c == 0x7f) {
-                    static constexpr char kHex[] = "0123456789abcdef";
-                    out += "\\x";
-                    out += kHex[c >> 4];
-                    out += kHex[c & 0xf];
-                } else {
-                    out += static_cast<char>(c);
-                }
-        }
-    }
-    return out + "\"";
 }
 
 // Go's strerror texts start in lower case ("connection refused").

@@ -11,7 +11,9 @@
 namespace kcube::kubelet {
 namespace json = boost::json;
 using controllers::array_at;
+using controllers::bool_at;
 using controllers::object_at;
+using controllers::string_at;
 
 namespace {
 
@@ -39,17 +41,6 @@ ResolvConf read_resolv_conf(const std::string& path) {
 
 bool is_loopback(const std::string& address) {
     return address.rfind("127.", 0) == 0 || address == "::1";
-}
-
-std::string string_at(const json::object& object, std::string_view key) {
-    auto it = object.find(key);
-    return it != object.end() && it->value().is_string() ? std::string(it->value().as_string())
-                                                         : std::string();
-}
-
-bool bool_at(const json::object& object, std::string_view key) {
-    auto it = object.find(key);
-    return it != object.end() && it->value().is_bool() && it->value().as_bool();
 }
 
 // dnsConfig (servers, searches, options) merged onto a base as upstream does.

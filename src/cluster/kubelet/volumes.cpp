@@ -35,25 +35,19 @@
 #include "cluster/controllers/runtime/object_util.hpp"
 #include "cluster/scheduler/predicates.hpp"
 #include "common/base64.hpp"
+#include "common/strings.hpp"
 
 namespace kcube::kubelet {
 namespace json = boost::json;
 namespace stdfs = std::filesystem;
 using controllers::array_at;
+using controllers::bool_at;
 using controllers::object_at;
+using controllers::string_at;
+using strings::go_quote;
 using Clock = std::chrono::system_clock;
 
 namespace {
-
-std::string string_at(const json::object& object, std::string_view key) {
-    const auto* value = object.if_contains(key);
-    return value && value->is_string() ? std::string(value->as_string()) : std::string();
-}
-
-bool bool_at(const json::object& object, std::string_view key) {
-    const auto* value = object.if_contains(key);
-    return value && value->is_bool() && value->as_bool();
-}
 
 std::optional<std::int64_t> int_opt(const json::object& object, std::string_view key) {
     const auto* value = object.if_contains(key);
@@ -74,39 +68,6 @@ std::string quantity_text(const json::value* value) {
 
 std::string errno_text(int error) {
     return std::system_category().message(error);
-}
-
-// Go's %q of a string: what upstream's messages and downward-API files quote values with.
-std::string go_quote(std::string_view text) {
-    std::string out = "\"";
-    for (unsigned char c : text) {
-        switch (c) {
-            case '"':
-                out += "\\\"";
-                break;
-            case '\\':
-                out += "\\\\";
-                break;
-            case '\n':
-                out += "\\n";
-                break;
-            case '\t':
-                out += "\\t";
-                break;
-            case '\r':
-                out += "\\r";
-                break;
-            default:
-                if (c < 0x20 || c == 0x7f) {
-                    char escaped[8];
-                    std::snprintf(escaped, sizeof escaped, "\\x%02x", c);
-                    out += escaped;
-                } else {
-                    out += static_cast<char>(c);
-                }
-        }
-    }
-    return out + "\"";
 }
 
 // Go's fmt of a []string ("[a b]"), as the volume manager's messages print volume lists.
@@ -570,18 +531,6 @@ std::string format_map(const json::object* map) {
     return out;
 }
 
-const json::object* find_container(const json::object& pod, const std::string& name) {
-    const auto* spec = object_at(pod, "spec");
-    if (!spec) return nullptr;
-    for (const char* list : {"containers", "initContainers"}) {
-        if (const auto* containers = array_at(*spec, list))
-            for (const auto& c : *containers)
-                if (c.is_object() && string_at(c.as_object(), "name") == name)
-                    return &c.as_object();
-    }
-    return nullptr;
-}
-
 // An error of the volume manager's populator (the PVC cannot be resolved), which upstream
 // reports in the "Unable to attach or mount volumes" event rather than as a SetUp failure.
 class PopulateError : public std::runtime_error {
@@ -716,7 +665,7 @@ std::string container_resource_field(api::ResourceService& service, const json::
                                      const json::object* container, const json::object& selector) {
     const std::string container_name = string_at(selector, "containerName");
     if (!container_name.empty()) {
-        container = find_container(pod, container_name);
+        container = find_container_spec(pod, container_name);
         if (!container) throw std::runtime_error("container " + container_name + " not found");
     }
     const json::object* resources = container ? object_at(*container, "resources") : nullptr;
@@ -1287,6 +1236,18 @@ std::vector<std::string> VolumeManager::pods_on_disk() const {
     }
     std::sort(uids.begin(), uids.end());
     return uids;
+}
+
+const json::object* find_container_spec(const json::object& pod, const std::string& name) {
+    const auto* spec = object_at(pod, "spec");
+    if (!spec) return nullptr;
+    for (const char* list : {"containers", "initContainers"}) {
+        if (const auto* containers = array_at(*spec, list))
+            for (const auto& c : *containers)
+                if (c.is_object() && string_at(c.as_object(), "name") == name)
+                    return &c.as_object();
+    }
+    return nullptr;
 }
 
 }  // namespace kcube::kubelet

@@ -95,4 +95,8 @@ class VolumeManager {
     std::unique_ptr<Impl> impl_;
 };
 
+// The container (or init container) of `pod` with this name, or nullptr.
+const boost::json::object* find_container_spec(const boost::json::object& pod,
+                                               const std::string& name);
+
 }  // namespace kcube::kubelet

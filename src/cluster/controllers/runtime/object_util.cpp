@@ -182,4 +182,14 @@ std::string stable_hash(std::string_view text) {
     return out;
 }
 
+std::string string_at(const json::object& object, std::string_view key) {
+    const auto* value = object.if_contains(key);
+    return value && value->is_string() ? std::string(value->as_string()) : std::string();
+}
+
+bool bool_at(const json::object& object, std::string_view key) {
+    const auto* value = object.if_contains(key);
+    return value && value->is_bool() && value->as_bool();
+}
+
 }  // namespace kcube::controllers

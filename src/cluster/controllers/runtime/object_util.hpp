@@ -30,6 +30,10 @@ const boost::json::array* array_at(const boost::json::object& object, std::strin
 // object[key] as an object, made empty if absent or of another type.
 boost::json::object& child_object(boost::json::object& object, std::string_view key);
 // An integer at a dotted path ("spec.replicas"), or `fallback`.
+// The string (or bool) at `key` of this object; "" (false) when absent or of another type.
+std::string string_at(const boost::json::object& object, std::string_view key);
+bool bool_at(const boost::json::object& object, std::string_view key);
+
 std::int64_t int_at(const boost::json::object& object, std::string_view path,
                     std::int64_t fallback);
 
