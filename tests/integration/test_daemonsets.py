@@ -10,7 +10,7 @@ import threading
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from fake_kubelet import FakeKubelet  # noqa: E402
+from fake_kubelet import FakeKubelet, running_ready  # noqa: E402
 from node_fixture import Node  # noqa: E402
 
 
@@ -252,15 +252,26 @@ class TestDaemonSetUpdates(DaemonSetTestCase):
         self.assertEqual(sum(e.get("count", 1) for e in deletes), 3)
 
     def test_rolling_update_with_surge(self):
-        self.kubelet("worker-1")
-        self.kubelet("worker-2")
+        # New-image pods stay unready until the gate opens, so the surge (a node with an old
+        # and a new pod) lasts until the test has seen it, however slow kubectl is.
+        gate = threading.Event()
+
+        def policy(pod):
+            new = pod["spec"]["containers"][0]["image"] == "registry.k8s.io/pause:3.9"
+            return running_ready(pod) if not new or gate.is_set() else None
+        self.kubelet("worker-1", policy=policy)
+        self.kubelet("worker-2", policy=policy)
         self.apply(daemonset("surge", updateStrategy={
             "type": "RollingUpdate", "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0}}))
         self.wait_nodes("surge", ["worker-1", "worker-2"])
         self.rollout_status("surge")
         self.node.kubectl("set", "image", "ds/surge", "app=registry.k8s.io/pause:3.9")
-        # The new pod starts next to the old one: for a while a node has two.
+        # The new pod starts next to the old one (maxUnavailable 0): a node has two, and no
+        # old pod goes while its replacement is not ready.
         self.node.wait_for(lambda: len(self.pods("surge")) == 3, what="a surge pod")
+        self.assertEqual(2, sum(p["spec"]["containers"][0]["image"] != "registry.k8s.io/pause:3.9"
+                                for p in self.pods("surge")))
+        gate.set()
         self.rollout_status("surge")
         self.wait_nodes("surge", ["worker-1", "worker-2"])
         self.assertEqual({p["spec"]["containers"][0]["image"] for p in self.pods("surge")},
