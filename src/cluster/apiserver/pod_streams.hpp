@@ -13,7 +13,9 @@ namespace kcube::apiserver {
 
 // The query of a pods/log request (core/v1 PodLogOptions).
 struct LogRequest {
-    std::string container;  // "" = the pod's only (or default-container annotated) container
+    // Resolved by the Router before the kubelet is asked (the pod's only or default-container
+    // annotated container when the request names none), so never empty there.
+    std::string container;
     bool follow = false;
     bool previous = false;
     bool timestamps = false;
@@ -52,7 +54,7 @@ class PodStreams {
     virtual ~PodStreams() = default;
     // Each throws api::ApiError with upstream's status and message when the pod or container
     // does not exist, is not running (e.g. 400 `container "web" in pod "web-1" is waiting to
-    // start: ContainerCreating`), or the container must be named.
+    // start: ContainerCreating`). The Router has already checked the container's name.
     virtual std::unique_ptr<LogStream> logs(const std::string& ns, const std::string& pod,
                                             const LogRequest& request) = 0;
     virtual StreamEndpoint exec(const std::string& ns, const std::string& pod,

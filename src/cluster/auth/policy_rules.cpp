@@ -246,28 +246,4 @@ std::map<std::string, std::vector<Rule>> resolve_cluster_roles(const json::array
     return resolved;
 }
 
-std::string quote(std::string_view text) {
-    std::string out = "\"";
-    for (char c : text) {
-        switch (c) {
-            case '"':
-                out += "\\\"";
-                break;
-            case '\\':
-                out += "\\\\";
-                break;
-            case '\n':
-                out += "\\n";
-                break;
-            case '\t':
-                out += "\\t";
-                break;
-            default:
-                out += c;
-        }
-    }
-    out += '"';
-    return out;
-}
-
 }  // namespace kcube::auth::detail

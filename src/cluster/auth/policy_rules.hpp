@@ -45,7 +45,4 @@ bool covers(const std::vector<Rule>& owner, const Rule& requested);
 // resolved, as the upstream controller would see them.
 std::map<std::string, std::vector<Rule>> resolve_cluster_roles(const boost::json::array& items);
 
-// Go's %q for the plain strings Kubernetes names are made of (quotes and backslashes escaped).
-std::string quote(std::string_view text);
-
 }  // namespace kcube::auth::detail

@@ -9,10 +9,10 @@
 
 #include "cluster/auth/policy_rules.hpp"
 #include "cluster/store/store.hpp"
+#include "common/strings.hpp"
 
 namespace kcube::auth {
 namespace json = boost::json;
-using detail::quote;
 using detail::Rule;
 
 namespace {
@@ -90,18 +90,18 @@ bool applies_to(const Subject& subject, const std::string& user,
 
 std::string describe_subject(const Subject& s, const std::string& binding_ns) {
     if (s.kind == "ServiceAccount") {
-        return s.kind + " " + quote(s.name + "/" + (s.ns.empty() ? binding_ns : s.ns));
+        return s.kind + " " + strings::go_quote(s.name + "/" + (s.ns.empty() ? binding_ns : s.ns));
     }
-    return s.kind + " " + quote(s.name);
+    return s.kind + " " + strings::go_quote(s.name);
 }
 
 std::string describe_source(const Binding& b, const Subject& s) {
     if (b.ns.empty()) {
-        return "ClusterRoleBinding " + quote(b.name) + " of " + b.role_kind + " " +
-               quote(b.role_name) + " to " + describe_subject(s, "");
+        return "ClusterRoleBinding " + strings::go_quote(b.name) + " of " + b.role_kind + " " +
+               strings::go_quote(b.role_name) + " to " + describe_subject(s, "");
     }
-    return "RoleBinding " + quote(b.name + "/" + b.ns) + " of " + b.role_kind + " " +
-           quote(b.role_name) + " to " + describe_subject(s, b.ns);
+    return "RoleBinding " + strings::go_quote(b.name + "/" + b.ns) + " of " + b.role_kind + " " +
+           strings::go_quote(b.role_name) + " to " + describe_subject(s, b.ns);
 }
 
 // Upstream's utilerrors.NewAggregate(...).Error(): one message as is, several de-duplicated
@@ -124,16 +124,17 @@ const std::vector<Rule>* role_rules(const Snapshot& snapshot, const Binding& b,
     if (b.role_kind == "ClusterRole") {
         auto it = snapshot.cluster_roles.find(b.role_name);
         if (it != snapshot.cluster_roles.end()) return &it->second;
-        error = "clusterrole.rbac.authorization.k8s.io " + quote(b.role_name) + " not found";
+        error = "clusterrole.rbac.authorization.k8s.io " + strings::go_quote(b.role_name) +
+                " not found";
         return nullptr;
     }
     if (b.role_kind == "Role") {
         auto it = snapshot.roles.find({b.ns, b.role_name});
         if (it != snapshot.roles.end()) return &it->second;
-        error = "role.rbac.authorization.k8s.io " + quote(b.role_name) + " not found";
+        error = "role.rbac.authorization.k8s.io " + strings::go_quote(b.role_name) + " not found";
         return nullptr;
     }
-    error = "unsupported role reference kind: " + quote(b.role_kind);
+    error = "unsupported role reference kind: " + strings::go_quote(b.role_kind);
     return nullptr;
 }
 
@@ -181,13 +182,15 @@ json::array to_array(const std::vector<std::string>& values) {
 std::string forbidden_message(const Attributes& a) {
     std::string detail;
     if (!a.resource_request) {
-        detail = "User " + quote(a.user) + " cannot " + a.verb + " path " + quote(a.path);
+        detail = "User " + strings::go_quote(a.user) + " cannot " + a.verb + " path " +
+                 strings::go_quote(a.path);
     } else {
         const std::string resource =
             a.subresource.empty() ? a.resource : a.resource + "/" + a.subresource;
-        detail = "User " + quote(a.user) + " cannot " + a.verb + " resource " + quote(resource) +
-                 " in API group " + quote(a.api_group) +
-                 (a.ns.empty() ? " at the cluster scope" : " in the namespace " + quote(a.ns));
+        detail = "User " + strings::go_quote(a.user) + " cannot " + a.verb + " resource " +
+                 strings::go_quote(resource) + " in API group " + strings::go_quote(a.api_group) +
+                 (a.ns.empty() ? " at the cluster scope"
+                               : " in the namespace " + strings::go_quote(a.ns));
     }
     // Upstream escapes what could make the message look like HTML.
     std::string sanitized;
@@ -206,7 +209,7 @@ std::string forbidden_message(const Attributes& a) {
     if (!a.resource_request || a.resource.empty()) return "forbidden: " + sanitized;
     const std::string qualified = api::qualified_resource(a.api_group, a.resource);
     if (a.name.empty()) return qualified + " is forbidden: " + sanitized;
-    return qualified + " " + quote(a.name) + " is forbidden: " + sanitized;
+    return qualified + " " + strings::go_quote(a.name) + " is forbidden: " + sanitized;
 }
 
 api::ApiError forbidden_error(const Attributes& a, const std::string& reason) {

@@ -40,22 +40,6 @@ std::string pod_fingerprint(const json::object& pod) {
     return json::serialize(view);
 }
 
-std::vector<std::string> container_names(const json::object& pod, const char* list) {
-    std::vector<std::string> names;
-    const auto* spec = object_at(pod, "spec");
-    if (const auto* containers = spec ? array_at(*spec, list) : nullptr)
-        for (const auto& c : *containers)
-            if (c.is_object()) names.push_back(string_at(c.as_object(), "name"));
-    return names;
-}
-
-std::string bracketed(const std::vector<std::string>& names) {
-    std::string out = "[";
-    for (std::size_t i = 0; i < names.size(); ++i)
-        out += (i ? " " : "") + names[i];
-    return out + "]";
-}
-
 }  // namespace
 
 struct Kubelet::Impl {
@@ -201,30 +185,6 @@ struct Kubelet::Impl {
         return *pod;
     }
 
-    std::string resolve_container(const json::object& pod, const std::string& requested) {
-        const auto containers = container_names(pod, "containers");
-        const auto inits = container_names(pod, "initContainers");
-        const std::string name = api::meta_string(pod, "name");
-        if (!requested.empty()) {
-            for (const auto* list : {&containers, &inits})
-                for (const auto& c : *list)
-                    if (c == requested) return c;
-            std::string message = "container " + requested + " is not valid for pod " + name;
-            throw api::bad_request(message);
-        }
-        if (containers.size() == 1) return containers.front();
-        std::string annotated;
-        if (const auto* meta = object_at(pod, "metadata"))
-            if (const auto* annotations = object_at(*meta, "annotations"))
-                annotated = string_at(*annotations, "kubectl.kubernetes.io/default-container");
-        for (const auto& c : containers)
-            if (!annotated.empty() && c == annotated) return c;
-        std::string message = "a container name must be specified for pod " + name +
-                              ", choose one of: " + bracketed(containers);
-        if (!inits.empty()) message += " or one of the init containers: " + bracketed(inits);
-        throw api::bad_request(message);
-    }
-
     // The pod's runtime record of `container` (the current one, or the previous with
     // `previous`); throws upstream's 400s when there is none.
     ContainerRecord find_container(const json::object& pod, const std::string& container,
@@ -256,9 +216,8 @@ struct Kubelet::Impl {
     }
 
     ContainerRecord running_container(const std::string& ns, const std::string& pod_name,
-                                      const std::string& requested) {
+                                      const std::string& container) {
         const auto pod = pod_or_404(ns, pod_name);
-        const auto container = resolve_container(pod, requested);
         auto c = find_container(pod, container, false);
         if (!c.running())
             throw api::bad_request("container " + container + " is not running in pod " + pod_name);
@@ -268,8 +227,7 @@ struct Kubelet::Impl {
     std::unique_ptr<apiserver::LogStream> logs(const std::string& ns, const std::string& name,
                                                const apiserver::LogRequest& request) {
         const auto pod = pod_or_404(ns, name);
-        const auto container = resolve_container(pod, request.container);
-        const auto c = find_container(pod, container, request.previous);
+        const auto c = find_container(pod, request.container, request.previous);
         std::function<bool()> still_running = [] { return false; };
         if (!request.previous) {
             still_running = [this, id = c.id] {

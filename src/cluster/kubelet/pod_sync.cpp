@@ -369,7 +369,7 @@ struct PodSync::Impl {
         return image;
     }
 
-    void start_container(Pass& pass, const json::object& container, bool init) {
+    void start_container(Pass& pass, const json::object& container) {
         const std::string name = string_at(container, "name");
         const ContainerRecord* before = pass.rt.latest(name);
         const std::uint32_t attempt = before ? before->attempt + 1 : 0;
@@ -401,16 +401,6 @@ struct PodSync::Impl {
             requeue(pass.key, 5s);
             return;
         }
-        auto& labels = *config.mutable_labels();
-        labels[kPodNameLabel] = api::meta_string(pass.pod, "name");
-        labels[kPodNamespaceLabel] = api::meta_string(pass.pod, "namespace");
-        labels[kPodUidLabel] = pass.uid;
-        labels[kContainerNameLabel] = name;
-        labels[kManagedLabel] = "true";
-        (*config.mutable_annotations())[kRestartCountAnnotation] = std::to_string(attempt);
-        if (init) (*config.mutable_annotations())[kInitContainerAnnotation] = "true";
-        config.mutable_metadata()->set_name(name);
-        config.mutable_metadata()->set_attempt(attempt);
 
         std::error_code ignored;
         stdfs::create_directories(
@@ -460,8 +450,7 @@ struct PodSync::Impl {
 
     // An exited container that its restart policy restarts: now, or after the crash-loop
     // back-off.
-    void restart_container(Pass& pass, const json::object& container, const ContainerRecord& c,
-                           bool init) {
+    void restart_container(Pass& pass, const json::object& container, const ContainerRecord& c) {
         const std::string name = string_at(container, "name");
         const std::string key = pass.uid + "/" + name;
         const auto since = c.finished_at > 0 ? from_nanos(c.finished_at) : Clock::now();
@@ -481,7 +470,7 @@ struct PodSync::Impl {
             return;
         }
         crash_backoff.next(key, since);
-        start_container(pass, container, init);
+        start_container(pass, container);
     }
 
     bool should_restart(const json::object& pod, const ContainerRecord& c) const {
@@ -583,7 +572,7 @@ struct PodSync::Impl {
                 const std::string name = string_at(container, "name");
                 const ContainerRecord* c = pass.rt.latest_in(pass.sandbox_id, name);
                 if (!c) {
-                    start_container(pass, container, true);
+                    start_container(pass, container);
                     return;
                 }
                 if (c->running()) return;
@@ -593,8 +582,7 @@ struct PodSync::Impl {
                     return;
                 }
                 if (c->exit_code == 0) continue;
-                if (restart_policy(pass.pod) != "Never")
-                    restart_container(pass, container, *c, true);
+                if (restart_policy(pass.pod) != "Never") restart_container(pass, container, *c);
                 return;
             }
         }
@@ -605,7 +593,7 @@ struct PodSync::Impl {
                 const std::string name = string_at(container, "name");
                 const ContainerRecord* c = pass.rt.latest_in(pass.sandbox_id, name);
                 if (!c) {
-                    start_container(pass, container, false);
+                    start_container(pass, container);
                     continue;
                 }
                 if (c->state == cri::v1::CONTAINER_CREATED) {
@@ -632,7 +620,7 @@ struct PodSync::Impl {
                     continue;
                 }
                 if (c->exited() && should_restart(pass.pod, *c))
-                    restart_container(pass, container, *c, false);
+                    restart_container(pass, container, *c);
             }
         }
         probes.update(pass.pod, pass.pod_ip, running);
