@@ -12,6 +12,7 @@ find_package(Protobuf REQUIRED)                      # libprotobuf-dev, protobuf
 find_package(gRPC CONFIG REQUIRED)                   # libgrpc++-dev, protobuf-compiler-grpc
 find_program(GRPC_CPP_PLUGIN grpc_cpp_plugin REQUIRED)
 pkg_check_modules(LIBVIRT REQUIRED IMPORTED_TARGET libvirt)  # libvirt-dev
+pkg_check_modules(NFTABLES REQUIRED IMPORTED_TARGET libnftables)  # libnftables-dev
 if(KCUBE_TESTS)
   find_package(doctest CONFIG REQUIRED)              # doctest-dev
 endif()

@@ -7,15 +7,17 @@ set -euo pipefail
 build_packages=(
   cmake ninja-build g++ pkg-config ccache git clang-format
   libcli11-dev libyaml-cpp-dev libspdlog-dev libarchive-dev doctest-dev
-  libssl-dev openssl libsqlite3-dev libvirt-dev
+  libssl-dev openssl libsqlite3-dev libvirt-dev libnftables-dev
   libgrpc++-dev libprotobuf-dev protobuf-compiler protobuf-compiler-grpc
 )
 # Boost 1.81 on Debian bookworm; the unversioned names elsewhere (Ubuntu).
 boost_versioned=(libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev)
 boost_generic=(libboost-dev libboost-json-dev libboost-url-dev)
-test_packages=(python3 python3-kubernetes)
-# What the node runs pods with (the none driver on this host; the tests start it as root).
-runtime_packages=(containerd runc containernetworking-plugins)
+# dig and dnsperf: real resolver clients for the DNS tests and benchmark.
+test_packages=(python3 python3-kubernetes bind9-dnsutils dnsperf)
+# What the node runs pods with (the none driver on this host; the tests start it as root), and
+# the Service network's tools (ip for the pod bridge, nft to inspect the proxy's rules).
+runtime_packages=(containerd runc containernetworking-plugins iproute2 nftables)
 
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then

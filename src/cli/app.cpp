@@ -75,6 +75,8 @@ void build(CLI::App& app, Context& context) {
     add_logs_command(app, context);
     add_kubectl_command(app, context);
     add_image_command(app, context);
+    add_service_command(app, context);
+    add_ip_command(app, context);
     add_config_command(app, context);
     add_profile_command(app, context);
     add_version_command(app, context);

@@ -70,6 +70,13 @@ void add_node_command(CLI::App& root, Context& /*context*/) {
                     "Image tarballs to import at start (default: images/ next to kcube)");
     run->add_option("--cni-bin-dir", options->cni_bin_dir, "Directory of the CNI plugins")
         ->capture_default_str();
+    run->add_option("--resolv-conf", options->resolv_conf,
+                    "Resolver config: cluster DNS forwards other names to its nameservers, "
+                    "dnsPolicy Default pods get it")
+        ->capture_default_str();
+    run->add_option("--host-ip", options->host_ip,
+                    "Address host.kcube.internal resolves to in the cluster (default: the node "
+                    "IP)");
     run->callback([options, disabled] {
         options->disabled = parse_components(*disabled);
         node::run(*options);

@@ -8,6 +8,7 @@
 #include "cli/context.hpp"
 #include "common/error.hpp"
 #include "common/version.hpp"
+#include "config/extra_config.hpp"
 #include "config/settings.hpp"
 #include "drivers/lifecycle.hpp"
 
@@ -16,6 +17,7 @@ namespace {
 
 struct StartFlags {
     std::string driver, cpus, memory, disk_size, kubernetes_version;
+    std::vector<std::string> extra_config;
     int wait_seconds = 120;
 };
 
@@ -59,6 +61,9 @@ void start(Context& context, const StartFlags& flags) {
     options.cluster.kubernetes_version =
         resolve(flags.kubernetes_version, "kubernetes-version", settings)
             .value_or(kKubernetesVersion);
+    for (const auto& entry : flags.extra_config)
+        config::validate_extra_config(entry);
+    options.cluster.extra_config = flags.extra_config;
     options.embed_certs = settings.get("embed-certs") == "true";
     options.timeout = std::chrono::seconds(flags.wait_seconds);
 
@@ -85,6 +90,9 @@ void add_start_command(CLI::App& root, Context& context) {
     command->add_option("--disk-size", flags->disk_size, "Disk size for the node (e.g. 20g)");
     command->add_option("--kubernetes-version", flags->kubernetes_version,
                         "Kubernetes API version the node reports (v1.27-v1.33)");
+    command->add_option("--extra-config", flags->extra_config,
+                        "A node setting, component.key=value (supported: kubelet.resolv-conf); "
+                        "repeatable, kept for later starts");
     command
         ->add_option("--wait-timeout", flags->wait_seconds,
                      "Seconds to wait for the API server and the node to be Ready")

@@ -19,5 +19,7 @@ void add_delete_command(CLI::App& root, Context& context);
 void add_logs_command(CLI::App& root, Context& context);
 void add_kubectl_command(CLI::App& root, Context& context);
 void add_image_command(CLI::App& root, Context& context);
+void add_service_command(CLI::App& root, Context& context);
+void add_ip_command(CLI::App& root, Context& context);
 
 }  // namespace kcube::cli

@@ -56,6 +56,12 @@ std::string to_json(const ClusterConfig& config) {
         {"addons", std::move(addons)},
         {"apiServerURL", config.api_server_url},
     };
+    if (!config.extra_config.empty()) {
+        json::array extra;
+        for (const auto& e : config.extra_config)
+            extra.emplace_back(e);
+        object["extraConfig"] = std::move(extra);
+    }
     return json::serialize(object);
 }
 
@@ -85,6 +91,9 @@ ClusterConfig cluster_config_from_json(std::string_view text, const std::string&
         }
         if (auto* addons = o.if_contains("addons")) {
             config.addons = json::value_to<std::vector<std::string>>(*addons);
+        }
+        if (auto* extra = o.if_contains("extraConfig")) {
+            config.extra_config = json::value_to<std::vector<std::string>>(*extra);
         }
         if (auto* url = o.if_contains("apiServerURL")) {
             config.api_server_url = json::value_to<std::string>(*url);

@@ -27,6 +27,8 @@ struct ClusterConfig {
     std::string container_runtime = "containerd";
     std::vector<std::string> addons;
     std::string api_server_url;  // set once the cluster has been started
+    // --extra-config entries (component.key=value), applied at every start.
+    std::vector<std::string> extra_config;
 };
 
 std::string to_json(const ClusterConfig& config);

@@ -56,6 +56,12 @@ class Driver {
     virtual SshTarget ssh_target() const = 0;
     // Throws Error when the machine does not exist (or has no credentials yet).
     virtual AdminAccess admin_access() const = 0;
+    // The node's own address (its Node's InternalIP): `kcube ip`. Throws Error when the
+    // machine does not exist.
+    virtual std::string node_ip() const = 0;
+    // Where the host reaches the node's NodePort `node_port` (the none driver: the node IP
+    // itself; VM drivers: a port forwarded on 127.0.0.1).
+    virtual Endpoint node_port_endpoint(int node_port) const = 0;
     // The node process's own log (stdout and stderr), as a host path.
     virtual std::filesystem::path node_log() const = 0;
 

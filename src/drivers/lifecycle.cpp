@@ -13,6 +13,8 @@
 #include "bootstrap/kubeconfig.hpp"
 #include "bootstrap/kubectl_context.hpp"
 #include "common/error.hpp"
+#include "config/extra_config.hpp"
+#include "config/profile.hpp"
 #include "config/settings.hpp"
 #include "drivers/registry.hpp"
 
@@ -175,6 +177,10 @@ std::unique_ptr<drivers::Driver> open_driver(const KcubeHome& home, const std::s
     return drivers::builtin_registry().open(cluster.driver, home, profile);
 }
 
+bootstrap::ApiAccess api_access(const drivers::Driver& driver) {
+    return api_access(driver.admin_access());
+}
+
 std::unique_ptr<drivers::Driver> open_running(const KcubeHome& home, const std::string& profile) {
     auto driver = open_driver(home, profile);
     if (driver->state() != drivers::MachineState::kRunning) {
@@ -205,6 +211,11 @@ void start(const KcubeHome& home, const StartOptions& options, const Console& co
         }
         driver_name = registry.select(existing->driver).name;
         console.step("Using the " + driver_name + " driver based on existing profile");
+        if (!options.cluster.extra_config.empty()) {
+            existing->extra_config =
+                config::merge_extra_config(existing->extra_config, options.cluster.extra_config);
+            config::save_cluster_config(home, *existing);
+        }
     } else {
         // Neither given: the best driver that works here.
         const auto selection =
@@ -229,7 +240,7 @@ void start(const KcubeHome& home, const StartOptions& options, const Console& co
         driver->start();
     }
     const auto admin = driver->admin_access();
-    const auto access = api_access(admin);
+    const auto access = api_access(*driver);
     console.step("Waiting for the API server");
     wait_for_apiserver(*driver, access, profile, deadline, log_from);
     console.step("Waiting for node to be Ready");

@@ -9,6 +9,7 @@
 #include <string>
 #include <string_view>
 
+#include "bootstrap/api_client.hpp"
 #include "common/console.hpp"
 #include "common/home.hpp"
 #include "config/profile.hpp"
@@ -58,6 +59,9 @@ void remove_all(const KcubeHome& home, const Console& console);
 
 // The driver of an existing profile (Error(kNotFound) when there is none).
 std::unique_ptr<drivers::Driver> open_driver(const KcubeHome& home, const std::string& profile);
+
+// How the host calls the node's API server as its administrator.
+bootstrap::ApiAccess api_access(const drivers::Driver& driver);
 
 // Error(kCluster, CLUSTER_NOT_RUNNING) unless the profile's node runs.
 std::unique_ptr<drivers::Driver> open_running(const KcubeHome& home, const std::string& profile);

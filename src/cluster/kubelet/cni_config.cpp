@@ -3,11 +3,15 @@
 #include <arpa/inet.h>
 
 #include <boost/json.hpp>
+#include <chrono>
 #include <cstdint>
 #include <fstream>
+#include <optional>
 #include <sstream>
 #include <string_view>
+#include <vector>
 
+#include "cluster/kubelet/child_process.hpp"
 #include "common/error.hpp"
 #include "common/fs.hpp"
 
@@ -105,6 +109,56 @@ std::string node_pod_subnet(const std::string& pod_cidr) {
     char text[INET_ADDRSTRLEN] = {};
     ::inet_ntop(AF_INET, &out, text, sizeof text);
     return std::string(text) + "/" + std::to_string(node_prefix);
+}
+
+std::string pod_gateway(const std::string& subnet) {
+    const auto slash = subnet.find('/');
+    in_addr parsed{};
+    if (::inet_pton(AF_INET, subnet.substr(0, slash).c_str(), &parsed) != 1)
+        throw bad_cidr(subnet, "not an IPv4 range");
+    in_addr gateway{};
+    gateway.s_addr = htonl(ntohl(parsed.s_addr) + 1);
+    char text[INET_ADDRSTRLEN] = {};
+    ::inet_ntop(AF_INET, &gateway, text, sizeof text);
+    return text;
+}
+
+namespace {
+
+// Runs `ip ARGS...`; returns its output, or nothing when it failed.
+std::optional<std::string> run_ip(std::vector<std::string> args) {
+    args.insert(args.begin(), "ip");
+    auto result = run_and_capture(args, std::chrono::seconds(10));
+    if (!result.status.exited() || result.status.code() != 0) return std::nullopt;
+    return result.output;
+}
+
+Error bridge_error(const CniNetwork& network, const std::string& what) {
+    return Error(ExitCode::kHost, "HOST_POD_BRIDGE",
+                 "cannot set up the pod network bridge " + network.bridge + ": " + what,
+                 "check `ip link show " + network.bridge + "`; delete it (ip link delete " +
+                     network.bridge + ") if something else made it, then start again");
+}
+
+}  // namespace
+
+void ensure_pod_bridge(const CniNetwork& network) {
+    const std::string prefix = network.subnet.substr(network.subnet.find('/'));
+    const std::string address = pod_gateway(network.subnet) + prefix;
+    if (!run_ip({"link", "show", "dev", network.bridge})) {
+        if (!run_ip({"link", "add", "name", network.bridge, "type", "bridge"}))
+            throw bridge_error(network, "`ip link add` failed");
+    }
+    const auto addresses = run_ip({"-o", "-4", "addr", "show", "dev", network.bridge});
+    if (!addresses) throw bridge_error(network, "`ip addr show` failed");
+    if (addresses->find(" " + address + " ") == std::string::npos) {
+        auto added = run_and_capture({"ip", "addr", "add", address, "dev", network.bridge},
+                                     std::chrono::seconds(10));
+        if (!added.status.exited() || added.status.code() != 0)
+            throw bridge_error(network, "adding " + address + ": " + added.output);
+    }
+    if (!run_ip({"link", "set", "dev", network.bridge, "up"}))
+        throw bridge_error(network, "`ip link set up` failed");
 }
 
 }  // namespace kcube::kubelet

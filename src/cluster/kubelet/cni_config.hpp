@@ -21,6 +21,15 @@ std::string render_cni_conflist(const CniNetwork& network);
 // net.ipv4.ip_forward. Throws Error when it cannot.
 void install_cni_config(const std::filesystem::path& conf_dir, const CniNetwork& network);
 
+// The bridge's own address in the pod range: the range's first host, the pods' gateway (what
+// the bridge plugin's isGateway gives it), e.g. 10.244.0.1 for 10.244.0.0/24.
+std::string pod_gateway(const std::string& subnet);
+
+// Makes the bridge exist, up, with the gateway address before the first pod does, so that the
+// node can serve on it (cluster DNS); the bridge plugin then finds it as it would have made it.
+// Throws Error when `ip` fails.
+void ensure_pod_bridge(const CniNetwork& network);
+
 // The first /24 of a pod CIDR such as 10.244.0.0/16 (this node's range). Throws Error for a
 // malformed CIDR.
 std::string node_pod_subnet(const std::string& pod_cidr);

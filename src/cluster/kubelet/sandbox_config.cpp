@@ -21,7 +21,7 @@ struct ResolvConf {
     std::vector<std::string> servers, searches;
 };
 
-ResolvConf read_resolv_conf(const std::string& path) {
+ResolvConf read_resolv_conf(const std::filesystem::path& path) {
     ResolvConf conf;
     std::ifstream in(path);
     std::string line;
@@ -70,9 +70,9 @@ bool pod_host_network(const json::object& pod) {
     return spec && bool_at(*spec, "hostNetwork");
 }
 
-DnsSettings host_dns_settings() {
+DnsSettings host_dns_settings(const std::filesystem::path& resolv_conf) {
     DnsSettings settings;
-    auto conf = read_resolv_conf("/etc/resolv.conf");
+    auto conf = read_resolv_conf(resolv_conf);
     bool only_loopback = !conf.servers.empty();
     for (const auto& s : conf.servers)
         only_loopback = only_loopback && is_loopback(s);

@@ -3,6 +3,7 @@
 // directory, namespaces and sysctls.
 #include <boost/json/object.hpp>
 #include <cstdint>
+#include <filesystem>
 #include <string>
 #include <vector>
 
@@ -24,7 +25,7 @@ struct DnsSettings {
 
 // The resolvers of the host's resolv.conf (systemd-resolved's real upstreams when the file
 // points at its 127.0.0.53 stub, which a pod could not reach).
-DnsSettings host_dns_settings();
+DnsSettings host_dns_settings(const std::filesystem::path& resolv_conf = "/etc/resolv.conf");
 
 cri::v1::PodSandboxConfig build_sandbox_config(const boost::json::object& pod,
                                                std::uint32_t attempt,

@@ -20,11 +20,14 @@
 #include "cluster/controllers/crd_controller.hpp"
 #include "cluster/controllers/manager.hpp"
 #include "cluster/controllers/namespace_controller.hpp"
+#include "cluster/dns/server.hpp"
 #include "cluster/kubelet/bundled_images.hpp"
 #include "cluster/kubelet/cni_config.hpp"
 #include "cluster/kubelet/containerd.hpp"
 #include "cluster/kubelet/cri/client.hpp"
 #include "cluster/kubelet/kubelet.hpp"
+#include "cluster/node/system_services.hpp"
+#include "cluster/proxy/proxy.hpp"
 #include "cluster/store/store.hpp"
 #include "common/error.hpp"
 #include "common/fs.hpp"
@@ -54,38 +57,6 @@ void ensure_system_namespaces(api::ResourceService& service) {
     }
 }
 
-// The `kubernetes` Service in default, first in the service range, as in every cluster.
-void ensure_kubernetes_service(api::ResourceService& service, const std::string& host, int port) {
-    auto services = service.registry().find("", "v1", "services");
-    json::object object{
-        {"metadata", json::object{{"name", "kubernetes"},
-                                  {"labels", json::object{{"component", "apiserver"},
-                                                          {"provider", "kubernetes"}}}}},
-        {"spec", json::object{{"clusterIP", "10.96.0.1"},
-                              {"type", "ClusterIP"},
-                              {"ports", json::array{json::object{{"name", "https"},
-                                                                 {"port", 443},
-                                                                 {"protocol", "TCP"},
-                                                                 {"targetPort", port}}}}}}};
-    try {
-        service.create(*services, "default", object, {});
-    } catch (const api::ApiError& e) {
-        if (e.code() != 409) throw;
-    }
-    auto endpoints = service.registry().find("", "v1", "endpoints");
-    json::object subsets{{"addresses", json::array{json::object{{"ip", host}}}},
-                         {"ports", json::array{json::object{
-                                       {"name", "https"}, {"port", port}, {"protocol", "TCP"}}}}};
-    json::object ep{{"metadata", json::object{{"name", "kubernetes"}}},
-                    {"subsets", json::array{subsets}}};
-    try {
-        service.create(*endpoints, "default", ep, {});
-    } catch (const api::ApiError& e) {
-        if (e.code() != 409) throw;
-        service.update(*endpoints, "default", "kubernetes", ep, {});
-    }
-}
-
 // The images directory next to the running kcube binary (where the build puts the tarballs).
 std::filesystem::path default_image_dir() {
     std::error_code ec;
@@ -105,7 +76,7 @@ std::filesystem::path socket_path(const std::string& endpoint) {
 class KubeletStack {
   public:
     KubeletStack(const NodeOptions& options, const std::string& node_name,
-                 const std::string& node_ip, api::ResourceService& service,
+                 const std::string& node_ip, bool cluster_dns, api::ResourceService& service,
                  const auth::TokenIssuer& tokens) {
         const auto& data = options.data_dir;
         const std::string subnet = kubelet::node_pod_subnet(options.pod_cidr);
@@ -138,7 +109,8 @@ class KubeletStack {
         kubelet_options.kubelet_version = kKubernetesVersion;
         kubelet_options.data_dir = data;
         kubelet_options.paths = kubelet::KubeletPaths{data / "kubelet"};
-        kubelet_options.dns = kubelet::host_dns_settings();
+        kubelet_options.dns = kubelet::host_dns_settings(options.resolv_conf);
+        if (cluster_dns) kubelet_options.dns.cluster_dns = kClusterDnsIp;
         kubelet_options.tokens = [&service, &tokens](const std::string& ns,
                                                      const std::string& account,
                                                      json::object request) {
@@ -153,6 +125,51 @@ class KubeletStack {
     std::unique_ptr<kubelet::Containerd> containerd_;
     std::unique_ptr<kubelet::cri::CriClient> cri_;
     std::unique_ptr<kubelet::Kubelet> kubelet_;
+};
+
+// The Service network: the proxy's nftables rules and the cluster DNS server, which serves on
+// the pod network's gateway address behind the kube-dns Service.
+class ServiceNetworkStack {
+  public:
+    ServiceNetworkStack(const NodeOptions& options, const std::string& node_name,
+                        const std::string& node_ip, api::ResourceService& service) {
+        const std::string subnet = kubelet::node_pod_subnet(options.pod_cidr);
+        if (!options.disabled.contains("proxy")) {
+            proxy::ProxyOptions proxy_options;
+            proxy_options.node_name = node_name;
+            proxy_options.cluster_cidr = options.pod_cidr;
+            proxy_ = std::make_unique<proxy::ServiceProxy>(service, std::move(proxy_options));
+        }
+        if (!options.disabled.contains("dns")) {
+            kubelet::CniNetwork network;
+            network.subnet = subnet;
+            kubelet::ensure_pod_bridge(network);
+            const std::string address = kubelet::pod_gateway(subnet);
+            dns::DnsOptions dns_options;
+            dns_options.listen_addresses = {address};
+            dns_options.upstreams = dns::upstreams_from_resolv_conf(options.resolv_conf);
+            dns_options.static_hosts["host.kcube.internal"] =
+                options.host_ip.empty() ? node_ip : options.host_ip;
+            dns_ = std::make_unique<dns::DnsServer>(service, std::move(dns_options));
+            ensure_kube_dns_service(service, address, node_name);
+        }
+    }
+
+    bool serves_dns() const { return dns_ != nullptr; }
+
+    void start() {
+        if (dns_) dns_->start();
+        if (proxy_) proxy_->start();
+    }
+    // The rules go with the node (`kcube stop` leaves no trace on the host).
+    void stop() {
+        if (proxy_) proxy_->stop();
+        if (dns_) dns_->stop();
+    }
+
+  private:
+    std::unique_ptr<proxy::ServiceProxy> proxy_;
+    std::unique_ptr<dns::DnsServer> dns_;
 };
 
 // Blocks SIGTERM/SIGINT in every thread started after it, so that sigwait() sees them.
@@ -210,6 +227,7 @@ void run(const NodeOptions& options) {
     // Pods reach the API server at the node's address (not at a loopback listen address).
     ensure_kubernetes_service(service, options.listen_address == "0.0.0.0" ? node_ip : host,
                               options.port);
+    const bool cluster_dns = !options.disabled.contains("dns");
 
     auth::ensure_default_rbac(service);
     auth::TokenIssuer token_issuer(files.sa_key, files.sa_pub);
@@ -234,10 +252,13 @@ void run(const NodeOptions& options) {
         std::chrono::seconds(options.node_monitor_grace_period_seconds);
     controllers::ControllerManager controller_manager(service, std::move(manager_options));
     controller_manager.start();
+    auto network_stack =
+        std::make_unique<ServiceNetworkStack>(options, node_name, node_ip, service);
+    network_stack->start();
     std::unique_ptr<KubeletStack> kubelet_stack;
     if (!options.disabled.contains("kubelet")) {
-        kubelet_stack =
-            std::make_unique<KubeletStack>(options, node_name, node_ip, service, token_issuer);
+        kubelet_stack = std::make_unique<KubeletStack>(options, node_name, node_ip, cluster_dns,
+                                                       service, token_issuer);
         router.set_pod_streams(&kubelet_stack->kubelet());
         kubelet_stack->kubelet().start();
     }
@@ -258,6 +279,7 @@ void run(const NodeOptions& options) {
         kubelet_stack->kubelet().stop();
         router.set_pod_streams(nullptr);
     }
+    network_stack->stop();
     server.stop();
     kubelet_stack.reset();
 }

@@ -25,6 +25,12 @@ struct NodeOptions {
     // images/ directory next to the kcube binary.
     std::filesystem::path image_dir;
     std::filesystem::path cni_bin_dir = "/usr/lib/cni";
+    // The node's resolver config: cluster DNS forwards other names to its nameservers, and
+    // pods with dnsPolicy Default get it (the kubelet's --resolv-conf).
+    std::filesystem::path resolv_conf = "/etc/resolv.conf";
+    // What host.kcube.internal resolves to in the cluster; empty: the node IP (the none
+    // driver's node is the host).
+    std::string host_ip;
 };
 
 // The component names --disable accepts.

@@ -13,9 +13,12 @@
 
 #include "cluster/kubelet/cni_config.hpp"
 #include "cluster/kubelet/cri/client.hpp"
+#include "cluster/proxy/proxy.hpp"
 #include "common/error.hpp"
 #include "common/fs.hpp"
 #include "common/net.hpp"
+#include "config/extra_config.hpp"
+#include "config/profile.hpp"
 #include "drivers/none/host.hpp"
 #include "drivers/none/host_cleanup.hpp"
 
@@ -205,6 +208,20 @@ Endpoint NoneDriver::api_endpoint() const {
     return {"127.0.0.1", record->port};
 }
 
+std::string NoneDriver::node_ip() const {
+    const auto record = load_record();
+    if (!record) {
+        throw Error(ExitCode::kNotFound, "MACHINE_NOT_FOUND",
+                    "the \"" + profile_ + "\" cluster has no machine yet",
+                    "Create it with: kcube start -p " + profile_);
+    }
+    return record->node_ip;
+}
+
+Endpoint NoneDriver::node_port_endpoint(int node_port) const {
+    return {node_ip(), node_port};
+}
+
 AdminAccess NoneDriver::admin_access() const {
     AdminAccess access;
     access.endpoint = api_endpoint();
@@ -285,6 +302,11 @@ void NoneDriver::start() {
         argv.push_back("--cni-bin-dir");
         argv.push_back(dir->string());
     }
+    if (config::profile_exists(home_, profile_)) {
+        for (auto& arg : config::extra_config_node_args(
+                 config::load_cluster_config(home_, profile_).extra_config))
+            argv.push_back(std::move(arg));
+    }
     spdlog::info("starting the node: {}", join(argv, " "));
     const pid_t pid = spawn_detached(argv, node_log());
     const auto info = read_process(pid);
@@ -307,6 +329,8 @@ void NoneDriver::stop() {
             node->wait_exit(std::chrono::seconds(10));
         }
     }
+    // A node that was killed leaves its Service rules behind (one that stops removes them).
+    if (running_as_root() && !other_node_running(data_dir())) remove_service_rules();
     record->pid = 0;
     record->pid_start_time = 0;
     save_record(*record);
@@ -364,7 +388,16 @@ void NoneDriver::cleanup_network(const std::set<std::string>& ours) const {
     for (const auto& problem : remove_cni_iptables_rules(network.name, only))
         spdlog::warn("{}", problem);
     remove_cni_cache(network.name, ours, alone);
+    if (alone) remove_service_rules();
     if (alone && delete_bridge(network.bridge)) spdlog::info("deleted bridge {}", network.bridge);
+}
+
+void NoneDriver::remove_service_rules() const {
+    try {
+        if (proxy::remove_rules()) spdlog::info("removed the service proxy's nftables rules");
+    } catch (const Error& e) {
+        spdlog::warn("removing the service proxy's rules: {}", e.what());
+    }
 }
 
 // ---- images ---------------------------------------------------------------------------------

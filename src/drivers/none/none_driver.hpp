@@ -47,6 +47,8 @@ class NoneDriver : public Driver {
     SshTarget ssh_target() const override { return {}; }
     AdminAccess admin_access() const override;
     std::filesystem::path node_log() const override;
+    std::string node_ip() const override;
+    Endpoint node_port_endpoint(int node_port) const override;
 
     std::vector<std::string> load_image(const std::filesystem::path& source) override;
     std::vector<ImageInfo> list_images() override;
@@ -68,6 +70,8 @@ class NoneDriver : public Driver {
     // Removes the pod network entries of the pods `ours` (and the whole network when nothing
     // else on the host uses it).
     void cleanup_network(const std::set<std::string>& ours) const;
+    // Deletes the service proxy's nftables table; problems are warnings.
+    void remove_service_rules() const;
 
     KcubeHome home_;
     std::string profile_;
