@@ -60,9 +60,12 @@ class Profile:
                        stderr=subprocess.PIPE, timeout=600)
 
     def kubectl(self, *args, input=None):
-        return subprocess.run([self.kubectl_bin, "--context", PROFILE] + list(args),
-                              env=self.env, input=input, check=True, capture_output=True,
-                              text=True, timeout=300).stdout
+        result = subprocess.run([self.kubectl_bin, "--context", PROFILE] + list(args),
+                                env=self.env, input=input, capture_output=True, text=True,
+                                timeout=300)
+        if result.returncode != 0:
+            raise SystemExit("kubectl %s failed: %s" % (" ".join(args), result.stderr))
+        return result.stdout
 
     def delete(self):
         subprocess.run([self.kcube_bin, "-p", PROFILE, "delete"], env=self.env,
@@ -93,7 +96,7 @@ def time_to_serving(kcube, kubectl):
         start = time.monotonic()
         profile.kcube("start", "--driver=none")
         profile.kubectl("apply", "-f", "-",
-                        input="\n---\n".join(json.dumps(o) for o in WEB))
+                        input="".join("---\n" + json.dumps(o) + "\n" for o in WEB))
         deadline = start + 120
         while not serving("web.default.svc.cluster.local"):
             if time.monotonic() > deadline:
@@ -111,7 +114,7 @@ def dns_qps(kcube, kubectl, seconds, runs):
         headless = dict(WEB[1], metadata={"name": "web-headless"},
                         spec=dict(WEB[1]["spec"], clusterIP="None"))
         profile.kubectl("apply", "-f", "-",
-                        input="\n---\n".join(json.dumps(o) for o in WEB + [headless]))
+                        input="".join("---\n" + json.dumps(o) + "\n" for o in WEB + [headless]))
         profile.kubectl("rollout", "status", "deployment/web", "--timeout=120s")
         ip = json.loads(profile.kubectl("get", "service", "web", "-o", "json"))["spec"]["clusterIP"]
         reverse = ipaddress.ip_address(ip).reverse_pointer

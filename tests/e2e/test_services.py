@@ -136,13 +136,18 @@ class ServicesTest(unittest.TestCase):
             cls.apply({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "ext"},
                        "spec": {"type": "ExternalName",
                                 "externalName": "app." + UPSTREAM_ZONE}})
+            cls.apply(service("db", "db", {"clusterIP": "None"}))
+            cls.apply({"apiVersion": "apps/v1", "kind": "StatefulSet", "metadata": {"name": "db"},
+                       "spec": {"serviceName": "db", "replicas": 2,
+                                "selector": {"matchLabels": {"app": "db"}},
+                                "template": deployment("db", 0)["spec"]["template"]}})
             cls.apply({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "client"},
                        "spec": {"terminationGracePeriodSeconds": 1,
                                 "containers": [{"name": "main", "image": IMAGE,
                                                 "command": ["sleep", "3600"]}]}})
-            for name in ("web", "self"):
-                cls.c.kubectl("rollout", "status", "deployment/" + name, "-n", NS,
-                              "--timeout=120s", timeout=150)
+            for name in ("deployment/web", "deployment/self", "statefulset/db"):
+                cls.c.kubectl("rollout", "status", name, "-n", NS, "--timeout=120s",
+                              timeout=150)
             cls.c.kubectl("wait", "pod/client", "-n", NS, "--for=condition=Ready",
                           "--timeout=120s", timeout=150)
         except Exception:
@@ -228,6 +233,15 @@ class ServicesTest(unittest.TestCase):
                              capture_output=True, text=True, timeout=20)
         self.assertEqual(set(pods.values()), set(dig.stdout.split()), dig.stdout + dig.stderr)
 
+    def test_3b_statefulset_pods_by_name(self):
+        pods = self.web_pods("db")
+        self.assertEqual({"db-0", "db-1"}, set(pods), pods)
+        for name, ip in pods.items():
+            out = self.in_pod("nslookup %s.db.demo.svc.cluster.local" % name).stdout
+            self.assertIn("Address: " + ip, out)
+        out = self.in_pod("nslookup %s" % pods["db-0"]).stdout
+        self.assertIn("db-0.db.demo.svc.cluster.local", out)
+
     def test_4_srv_and_ptr(self):
         out = self.in_pod("nslookup -type=srv _http._tcp.web.demo.svc.cluster.local").stdout
         self.assertIn("8080 web.demo.svc.cluster.local", out)
@@ -258,6 +272,24 @@ class ServicesTest(unittest.TestCase):
         r = self.in_pod("nslookup nothing-here.demo.svc.cluster.local", check=False)
         self.assertIn("NXDOMAIN", r.stdout + r.stderr)
 
+    def test_5b_dns_policies(self):
+        self.apply({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "custom-dns"},
+                    "spec": {"terminationGracePeriodSeconds": 1, "dnsPolicy": "None",
+                             "dnsConfig": {"nameservers": ["10.96.0.10"],
+                                           "searches": ["custom.example"],
+                                           "options": [{"name": "ndots", "value": "2"}]},
+                             "containers": [{"name": "main", "image": IMAGE,
+                                             "command": ["sleep", "3600"]}]}})
+        self.c.kubectl("wait", "pod/custom-dns", "-n", NS, "--for=condition=Ready",
+                       "--timeout=60s", timeout=90)
+        resolv = self.in_pod("cat /etc/resolv.conf", pod="custom-dns").stdout
+        self.assertIn("nameserver 10.96.0.10", resolv)
+        self.assertIn("search custom.example", resolv)
+        self.assertIn("ndots:2", resolv)
+        self.assertNotIn("svc.cluster.local", resolv)
+        out = self.in_pod("nslookup web.demo.svc.cluster.local", pod="custom-dns").stdout
+        self.assertIn(self.cluster_ip("web"), out)
+
     # ---- proxy behaviours ---------------------------------------------------------------
 
     def test_6_pod_reaches_itself_through_its_service(self):
@@ -266,6 +298,21 @@ class ServicesTest(unittest.TestCase):
         name = next(iter(pods))
         out = self.in_pod("wget -qO- http://self:8080", pod=name)
         self.assertEqual(name, out.stdout.strip())
+
+    def test_6b_service_without_selector(self):
+        name, ip = next(iter(self.web_pods().items()))
+        # A hand-made EndpointSlice.
+        self.apply({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "manual"},
+                    "spec": {"ports": [{"port": 80, "targetPort": 8080}]}})
+        self.apply({"apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
+                    "metadata": {"name": "manual-1",
+                                 "labels": {"kubernetes.io/service-name": "manual"}},
+                    "addressType": "IPv4",
+                    "endpoints": [{"addresses": [ip], "conditions": {"ready": True}}],
+                    "ports": [{"name": "", "port": 8080, "protocol": "TCP"}]})
+        out = wait_for(lambda: self.in_pod("wget -qO- http://manual:80", check=False)
+                       .stdout.strip(), 30, what="the selectorless Service answering")
+        self.assertEqual(name, out)
 
     def test_7_no_endpoints_refuses_promptly(self):
         ip = self.cluster_ip("web")
