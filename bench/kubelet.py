@@ -21,83 +21,12 @@ import shutil
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
+
+from none_profile import Profile, rss_kib
 
 IMAGE = "localhost/kcube/busybox:1.35"
 PROFILE = "bench-kubelet"
-
-
-def rss_kib(pid):
-    try:
-        with open("/proc/%d/status" % pid) as f:
-            for line in f:
-                if line.startswith("VmRSS:"):
-                    return int(line.split()[1])
-    except OSError:
-        pass
-    return 0
-
-
-def processes():
-    """(pid, argv) of every process."""
-    out = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open("/proc/%s/cmdline" % entry, "rb") as f:
-                argv = [a.decode(errors="replace") for a in f.read().split(b"\0") if a]
-        except OSError:
-            continue
-        if argv:
-            out.append((int(entry), argv))
-    return out
-
-
-class Profile:
-    def __init__(self, kcube, kubectl):
-        self.kcube_bin = kcube
-        self.kubectl_bin = kubectl
-        self.tmp = tempfile.mkdtemp(prefix="kcube-bench-")
-        self.env = dict(os.environ, KCUBE_HOME=os.path.join(self.tmp, "home"),
-                        KUBECONFIG=os.path.join(self.tmp, "kubeconfig"))
-
-    def kcube(self, *args):
-        subprocess.run([self.kcube_bin, "-p", PROFILE] + list(args), env=self.env, check=True,
-                       stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                       stderr=subprocess.PIPE, timeout=600)
-
-    def kubectl(self, *args, input=None):
-        return subprocess.run([self.kubectl_bin, "--context", PROFILE] + list(args),
-                              env=self.env, input=input, check=True, capture_output=True,
-                              text=True, timeout=300).stdout
-
-    def timed(self, *args):
-        start = time.monotonic()
-        self.kcube(*args)
-        return time.monotonic() - start
-
-    def data_dir(self):
-        return os.path.join(self.tmp, "home", "profiles", PROFILE, "node")
-
-    def node_pid(self):
-        data = self.data_dir()
-        for pid, argv in processes():
-            if "node" in argv and "run" in argv and data in argv:
-                return pid
-        return None
-
-    def runtime_pids(self):
-        data = self.data_dir()
-        return [pid for pid, argv in processes()
-                if any(data in a for a in argv) and
-                os.path.basename(argv[0]).startswith("containerd")]
-
-    def delete(self):
-        subprocess.run([self.kcube_bin, "-p", PROFILE, "delete"], env=self.env,
-                       stdin=subprocess.DEVNULL, capture_output=True, timeout=300)
-        shutil.rmtree(self.tmp, ignore_errors=True)
 
 
 def pod(name):
@@ -121,7 +50,7 @@ def pod_to_running(profile, name):
 
 
 def run_once(kcube, kubectl, pods):
-    profile = Profile(kcube, kubectl)
+    profile = Profile(kcube, kubectl, PROFILE)
     try:
         cold = profile.timed("start", "--driver=none")
         created = pod_to_running(profile, "first")

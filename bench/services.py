@@ -23,9 +23,10 @@ import shutil
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 import urllib.request
+
+from none_profile import Profile
 
 IMAGE = "localhost/kcube/busybox:1.35"
 PROFILE = "bench-services"
@@ -46,33 +47,6 @@ WEB = [
 ]
 
 
-class Profile:
-    def __init__(self, kcube, kubectl):
-        self.kcube_bin = kcube
-        self.kubectl_bin = kubectl
-        self.tmp = tempfile.mkdtemp(prefix="kcube-bench-")
-        self.env = dict(os.environ, KCUBE_HOME=os.path.join(self.tmp, "home"),
-                        KUBECONFIG=os.path.join(self.tmp, "kubeconfig"))
-
-    def kcube(self, *args):
-        subprocess.run([self.kcube_bin, "-p", PROFILE] + list(args), env=self.env, check=True,
-                       stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                       stderr=subprocess.PIPE, timeout=600)
-
-    def kubectl(self, *args, input=None):
-        result = subprocess.run([self.kubectl_bin, "--context", PROFILE] + list(args),
-                                env=self.env, input=input, capture_output=True, text=True,
-                                timeout=300)
-        if result.returncode != 0:
-            raise SystemExit("kubectl %s failed: %s" % (" ".join(args), result.stderr))
-        return result.stdout
-
-    def delete(self):
-        subprocess.run([self.kcube_bin, "-p", PROFILE, "delete"], env=self.env,
-                       stdin=subprocess.DEVNULL, capture_output=True, timeout=300)
-        shutil.rmtree(self.tmp, ignore_errors=True)
-
-
 def resolve(name):
     out = subprocess.run(["dig", "+short", "+time=1", "+tries=1", "@10.96.0.10", name],
                          capture_output=True, text=True, timeout=10).stdout.split()
@@ -91,7 +65,7 @@ def serving(name):
 
 
 def time_to_serving(kcube, kubectl):
-    profile = Profile(kcube, kubectl)
+    profile = Profile(kcube, kubectl, PROFILE)
     try:
         start = time.monotonic()
         profile.kcube("start", "--driver=none")
@@ -108,7 +82,7 @@ def time_to_serving(kcube, kubectl):
 
 
 def dns_qps(kcube, kubectl, seconds, runs):
-    profile = Profile(kcube, kubectl)
+    profile = Profile(kcube, kubectl, PROFILE)
     try:
         profile.kcube("start", "--driver=none")
         headless = dict(WEB[1], metadata={"name": "web-headless"},

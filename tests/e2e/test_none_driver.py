@@ -246,6 +246,7 @@ class NoneDriverLifeCycle(unittest.TestCase):
                 ruleset = subprocess.run(["nft", "list", "ruleset"], capture_output=True,
                                          text=True).stdout
                 self.assertNotIn('"kcube"', ruleset)
+                self.assertNotIn("table ip kcube", ruleset, "the service proxy's table is left")
         else:
             loud("another kcube node runs on this host: only this cluster's own rules are "
                  "checked, the shared bridge and chains may stay")
@@ -291,6 +292,9 @@ class NoneDriverLifeCycle(unittest.TestCase):
                  if "containerd-shim" in argv[0] and any(data_dir in a for a in argv)]
         self.assertTrue(shims, "expected the pod's shim to outlive the killed node")
         self.assertTrue(mounts_under(data_dir), "expected the pod's mounts to be left")
+        if shutil.which("nft"):
+            listed = subprocess.run(["nft", "list", "table", "ip", "kcube"], capture_output=True)
+            self.assertEqual(0, listed.returncode, "expected the proxy's table to be left")
         code, st = self.status()
         self.assertEqual((code, st["Host"]), (7, "Stopped"))
         self.delete_leaves_nothing()

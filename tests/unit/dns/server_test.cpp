@@ -18,6 +18,7 @@
 #include <sstream>
 #include <thread>
 
+#include "../scratch_api.hpp"
 #include "../test_support.hpp"
 #include "cluster/api/builtin_schemas.hpp"
 #include "cluster/api/resources.hpp"
@@ -63,32 +64,9 @@ std::uint16_t closed_port() {
     return ntohs(address.sin_port);
 }
 
-struct Cluster {
-    kcube::testing::TempDir dir;
-    std::shared_ptr<api::ResourceService> service;
+struct Cluster : kcube::testing::ScratchApi {
+    Cluster() : ScratchApi({"default", "demo"}) {}
 
-    Cluster() {
-        std::shared_ptr<kcube::store::Store> store = kcube::store::open_sqlite_store(dir / "s.db");
-        service = std::make_shared<api::ResourceService>(
-            store, api::ResourceRegistry::with_builtins(), api::builtin_schemas());
-        for (const char* name : {"default", "demo"}) {
-            create(
-                "", "v1", "namespaces", "",
-                json::object{
-                    {"apiVersion", "v1"}, {"kind", "Namespace"}, {"metadata", {{"name", name}}}});
-        }
-    }
-
-    const api::ResourceInfo& info(const std::string& group, const std::string& version,
-                                  const std::string& plural) const {
-        auto found = service->registry().find(group, version, plural);
-        REQUIRE(found);
-        return *found;
-    }
-    json::object create(const std::string& group, const std::string& version,
-                        const std::string& plural, const std::string& ns, json::object object) {
-        return service->create(info(group, version, plural), ns, std::move(object), {});
-    }
     json::object service_object(const std::string& text) {
         return create("", "v1", "services", "demo", json::parse(text).as_object());
     }

@@ -22,6 +22,7 @@
 #include <thread>
 #include <vector>
 
+#include "../scratch_api.hpp"
 #include "../test_support.hpp"
 #include "cluster/api/builtin_schemas.hpp"
 #include "cluster/api/resources.hpp"
@@ -253,24 +254,7 @@ class InNetns {
     int saved_ = -1;
 };
 
-struct Cluster {
-    kcube::testing::TempDir dir;
-    std::shared_ptr<api::ResourceService> service;
-
-    Cluster() {
-        std::shared_ptr<kcube::store::Store> store = kcube::store::open_sqlite_store(dir / "s.db");
-        service = std::make_shared<api::ResourceService>(
-            store, api::ResourceRegistry::with_builtins(), api::builtin_schemas());
-        service->create(
-            info("", "v1", "namespaces"), "",
-            {{"apiVersion", "v1"}, {"kind", "Namespace"}, {"metadata", {{"name", "default"}}}}, {});
-    }
-    const api::ResourceInfo& info(const std::string& group, const std::string& version,
-                                  const std::string& plural) const {
-        auto found = service->registry().find(group, version, plural);
-        REQUIRE(found);
-        return *found;
-    }
+struct Cluster : kcube::testing::ScratchApi {
     const api::ResourceInfo& services() const { return info("", "v1", "services"); }
     const api::ResourceInfo& slices() const {
         return info("discovery.k8s.io", "v1", "endpointslices");
