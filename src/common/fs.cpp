@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "common/error.hpp"
+#include "common/unique_fd.hpp"
 
 namespace kcube::fs {
 namespace {
@@ -35,26 +36,6 @@ namespace {
     }
 }
 
-class Fd {
-  public:
-    explicit Fd(int fd) : fd_(fd) {}
-    ~Fd() {
-        if (fd_ >= 0) ::close(fd_);
-    }
-    Fd(const Fd&) = delete;
-    Fd& operator=(const Fd&) = delete;
-    int get() const { return fd_; }
-    // Closes now so that the error of close() (which can report a deferred write error) is seen.
-    int close() {
-        int rc = ::close(fd_);
-        fd_ = -1;
-        return rc;
-    }
-
-  private:
-    int fd_;
-};
-
 std::string random_suffix() {
     std::random_device rd;
     return std::to_string(rd() % 1000000);
@@ -63,7 +44,7 @@ std::string random_suffix() {
 }  // namespace
 
 std::string read_file(const stdfs::path& path) {
-    Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+    UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
     if (fd.get() < 0) throw_io_error(errno, "cannot open", path);
     std::string content;
     char buffer[64 * 1024];
@@ -98,7 +79,7 @@ void write_file_atomic(const stdfs::path& path, std::string_view content, mode_t
     const stdfs::path temp = dir / temp_name;
     bool renamed = false;
     try {
-        Fd fd(::open(temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode));
+        UniqueFd fd(::open(temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode));
         if (fd.get() < 0) throw_io_error(errno, "cannot create", temp);
         // The umask may have narrowed `mode`; a kubeconfig must still end up exactly 0600.
         if (::fchmod(fd.get(), mode) != 0) throw_io_error(errno, "cannot chmod", temp);
@@ -116,7 +97,7 @@ void write_file_atomic(const stdfs::path& path, std::string_view content, mode_t
         if (::rename(temp.c_str(), path.c_str()) != 0)
             throw_io_error(errno, "cannot replace", path);
         renamed = true;
-        Fd dir_fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+        UniqueFd dir_fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
         if (dir_fd.get() >= 0) ::fsync(dir_fd.get());
     } catch (...) {
         if (!renamed) ::unlink(temp.c_str());

@@ -22,6 +22,7 @@
 
 using namespace kcube::drivers::none;
 using kcube::Error;
+using kcube::UniqueFd;
 
 TEST_CASE("mountinfo: escapes, and the order to unmount a data dir's mounts") {
     const std::string text =

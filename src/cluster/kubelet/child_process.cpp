@@ -14,6 +14,7 @@
 #include <utility>
 
 #include "common/error.hpp"
+#include "common/unique_fd.hpp"
 
 extern char** environ;
 
@@ -41,22 +42,6 @@ void cloexec_from_3() {
     ::syscall(SYS_close_range, 3U, ~0U, kCloseRangeCloexec);
 #endif
 }
-
-class Fd {
-  public:
-    explicit Fd(int fd = -1) : fd_(fd) {}
-    ~Fd() { reset(); }
-    Fd(const Fd&) = delete;
-    Fd& operator=(const Fd&) = delete;
-    int get() const { return fd_; }
-    void reset() {
-        if (fd_ >= 0) ::close(fd_);
-        fd_ = -1;
-    }
-
-  private:
-    int fd_;
-};
 
 // argv and envp as the NULL-terminated arrays execve wants, built before fork (after fork only
 // async-signal-safe calls are allowed, and allocation is not one of them).
@@ -144,8 +129,8 @@ struct ChildAccess {
         if (::pipe2(error_pipe, O_CLOEXEC) != 0) {
             throw Error(ExitCode::kHost, "HOST_IO", "pipe: " + errno_text(errno));
         }
-        Fd error_read(error_pipe[0]);
-        Fd error_write(error_pipe[1]);
+        UniqueFd error_read(error_pipe[0]);
+        UniqueFd error_write(error_pipe[1]);
         const pid_t parent = ::getpid();
         const pid_t pid = ::fork();
         if (pid < 0) {
@@ -201,7 +186,7 @@ std::string ExitStatus::describe() const {
 
 ChildProcess ChildProcess::spawn(const SpawnOptions& options) {
     if (options.output.empty()) return ChildAccess::start(options, -1);
-    Fd out(::open(options.output.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600));
+    UniqueFd out(::open(options.output.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600));
     if (out.get() < 0) {
         throw Error(ExitCode::kHost, "HOST_IO",
                     "cannot open " + options.output.string() + ": " + errno_text(errno));
@@ -299,8 +284,8 @@ CaptureResult run_and_capture(const std::vector<std::string>& argv,
     if (::pipe2(pipe_fds, O_CLOEXEC) != 0) {
         throw Error(ExitCode::kHost, "HOST_IO", "pipe: " + errno_text(errno));
     }
-    Fd read_end(pipe_fds[0]);
-    Fd write_end(pipe_fds[1]);
+    UniqueFd read_end(pipe_fds[0]);
+    UniqueFd write_end(pipe_fds[1]);
     SpawnOptions options;
     options.argv = argv;
     ChildProcess child = ChildAccess::start(options, write_end.get());

@@ -17,6 +17,7 @@
 #include <utility>
 
 #include "cluster/api/errors.hpp"
+#include "common/unique_fd.hpp"
 
 namespace kcube::kubelet {
 namespace {
@@ -28,33 +29,6 @@ using Clock = std::chrono::steady_clock;
 constexpr auto kRunningCheckPeriod = std::chrono::seconds(1);
 // Bytes read from the file at a time, and roughly the most one read() returns.
 constexpr std::size_t kReadBlock = 64 * 1024;
-
-// An owned file descriptor.
-class Fd {
-  public:
-    Fd() = default;
-    explicit Fd(int fd) : fd_(fd) {}
-    ~Fd() { reset(); }
-    Fd(Fd&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {}
-    Fd& operator=(Fd&& other) noexcept {
-        if (this != &other) {
-            reset();
-            fd_ = std::exchange(other.fd_, -1);
-        }
-        return *this;
-    }
-    Fd(const Fd&) = delete;
-    Fd& operator=(const Fd&) = delete;
-    int get() const { return fd_; }
-    explicit operator bool() const { return fd_ >= 0; }
-    void reset() {
-        if (fd_ >= 0) ::close(fd_);
-        fd_ = -1;
-    }
-
-  private:
-    int fd_ = -1;
-};
 
 // Go's error text for a failed open ("open /x: no such file or directory"): strerror with its
 // first letter lowered, as Go's syscall errors read.
@@ -297,7 +271,7 @@ class CriLogStream : public apiserver::LogStream {
     }
 
   private:
-    Fd open_file() const { return Fd(::open(path_.c_str(), O_RDONLY | O_CLOEXEC)); }
+    UniqueFd open_file() const { return UniqueFd(::open(path_.c_str(), O_RDONLY | O_CLOEXEC)); }
 
     // Reads what the file has now (up to about kReadBlock bytes) and formats its complete
     // lines.
@@ -364,7 +338,7 @@ class CriLogStream : public apiserver::LogStream {
     }
 
     void switch_to_new_file() {
-        Fd next = open_file();
+        UniqueFd next = open_file();
         if (!next) return;
         file_ = std::move(next);
         // An incomplete line at the end of the old file stays incomplete.
@@ -374,10 +348,10 @@ class CriLogStream : public apiserver::LogStream {
 
     // Watches the open file for writes and the directory for the file's replacement.
     void watch() {
-        inotify_ = Fd(::inotify_init1(IN_NONBLOCK | IN_CLOEXEC));
+        inotify_ = UniqueFd(::inotify_init1(IN_NONBLOCK | IN_CLOEXEC));
         if (!inotify_) {
             // Without inotify (no instances left), polling once a second still follows.
-            inotify_ = Fd(::open("/dev/null", O_RDONLY | O_CLOEXEC));
+            inotify_ = UniqueFd(::open("/dev/null", O_RDONLY | O_CLOEXEC));
             polling_ = true;
             return;
         }
@@ -402,8 +376,8 @@ class CriLogStream : public apiserver::LogStream {
     std::filesystem::path path_;
     apiserver::LogRequest request_;
     std::function<bool()> still_running_;
-    Fd file_;
-    Fd inotify_;
+    UniqueFd file_;
+    UniqueFd inotify_;
     bool polling_ = false;
     std::string pending_;  // read, not yet a complete line
     std::int64_t since_ = std::numeric_limits<std::int64_t>::min();

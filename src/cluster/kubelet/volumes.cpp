@@ -36,6 +36,7 @@
 #include "cluster/scheduler/predicates.hpp"
 #include "common/base64.hpp"
 #include "common/strings.hpp"
+#include "common/unique_fd.hpp"
 
 namespace kcube::kubelet {
 namespace json = boost::json;
@@ -90,30 +91,6 @@ std::string aggregate(const std::vector<std::string>& errors) {
         out += (i ? ", " : "") + unique[i];
     return out + "]";
 }
-
-// A file descriptor closed on scope exit.
-class Fd {
-  public:
-    explicit Fd(int fd = -1) : fd_(fd) {}
-    ~Fd() {
-        if (fd_ >= 0) ::close(fd_);
-    }
-    Fd(Fd&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {}
-    Fd& operator=(Fd&& other) noexcept {
-        if (this != &other) {
-            if (fd_ >= 0) ::close(fd_);
-            fd_ = std::exchange(other.fd_, -1);
-        }
-        return *this;
-    }
-    Fd(const Fd&) = delete;
-    Fd& operator=(const Fd&) = delete;
-    int get() const { return fd_; }
-    bool valid() const { return fd_ >= 0; }
-
-  private:
-    int fd_;
-};
 
 // ---- Mounts ---------------------------------------------------------------------------------
 
@@ -265,7 +242,7 @@ bool file_matches(const stdfs::path& path, const FileProjection& file,
 
 void write_file(const stdfs::path& path, const FileProjection& file,
                 std::optional<gid_t> fs_group) {
-    Fd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600));
+    UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600));
     if (!fd.valid()) {
         throw std::runtime_error("open " + path.string() + ": " + errno_text(errno));
     }
@@ -558,7 +535,7 @@ void check_host_path_type(const std::string& path, const std::string& type) {
         }
     } else if (type == "FileOrCreate" || type == "File") {
         if (!exists && type == "FileOrCreate") {
-            Fd fd(::open(path.c_str(), O_CREAT | O_RDONLY | O_CLOEXEC, 0644));
+            UniqueFd fd(::open(path.c_str(), O_CREAT | O_RDONLY | O_CLOEXEC, 0644));
             if (!fd.valid()) throw std::runtime_error("open " + path + ": " + errno_text(errno));
             return;
         }
@@ -601,12 +578,12 @@ bool within(const stdfs::path& path, const stdfs::path& base) {
 
 // Opens `target` (absolute, symlinks resolved, inside `base`) one component at a time without
 // following symlinks: a component replaced by a symlink since it was resolved is refused.
-Fd safe_open(const stdfs::path& target, const stdfs::path& base) {
+UniqueFd safe_open(const stdfs::path& target, const stdfs::path& base) {
     if (!within(target, base)) {
         throw std::runtime_error("path " + target.string() + " is outside of allowed base " +
                                  base.string());
     }
-    Fd fd(::open(base.c_str(), O_PATH | O_NOFOLLOW | O_DIRECTORY | O_CLOEXEC));
+    UniqueFd fd(::open(base.c_str(), O_PATH | O_NOFOLLOW | O_DIRECTORY | O_CLOEXEC));
     if (!fd.valid()) {
         throw std::runtime_error("cannot open directory " + base.string() + ": " +
                                  errno_text(errno));
@@ -615,7 +592,7 @@ Fd safe_open(const stdfs::path& target, const stdfs::path& base) {
     for (const auto& part : target.lexically_relative(base)) {
         if (part == ".") continue;
         current /= part;
-        Fd next(::openat(fd.get(), part.c_str(), O_PATH | O_NOFOLLOW | O_CLOEXEC));
+        UniqueFd next(::openat(fd.get(), part.c_str(), O_PATH | O_NOFOLLOW | O_CLOEXEC));
         if (!next.valid()) {
             throw std::runtime_error("cannot open " + current.string() + ": " + errno_text(errno));
         }
@@ -727,9 +704,10 @@ void make_subpath_dir(const stdfs::path& volume_path, const std::string& sub_pat
         throw std::runtime_error("stat " + base.string() + ": " + errno_text(errno));
     }
     const mode_t perm = base_stat.st_mode & 07777;
-    Fd parent = resolved == base
-                    ? Fd(::open(base.c_str(), O_PATH | O_NOFOLLOW | O_DIRECTORY | O_CLOEXEC))
-                    : safe_open(resolved, base);
+    UniqueFd parent =
+        resolved == base
+            ? UniqueFd(::open(base.c_str(), O_PATH | O_NOFOLLOW | O_DIRECTORY | O_CLOEXEC))
+            : safe_open(resolved, base);
     if (!parent.valid()) {
         throw std::runtime_error("cannot open directory " + base.string() + ": " +
                                  errno_text(errno));
@@ -743,7 +721,7 @@ void make_subpath_dir(const stdfs::path& volume_path, const std::string& sub_pat
             throw std::runtime_error("cannot create directory " + current.string() + ": " +
                                      errno_text(errno));
         }
-        Fd child(
+        UniqueFd child(
             ::openat(parent.get(), part.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
         if (!child.valid()) {
             throw std::runtime_error("cannot open " + current.string() + ": " + errno_text(errno));
@@ -765,8 +743,8 @@ stdfs::path bind_subpath(const stdfs::path& pod_dir, const std::string& volume_n
         throw std::runtime_error("subpath " + go_quote(target.string()) +
                                  " not within volume path " + go_quote(base.string()));
     }
-    Fd fd = target == base ? Fd(::open(base.c_str(), O_PATH | O_NOFOLLOW | O_CLOEXEC))
-                           : safe_open(target, base);
+    UniqueFd fd = target == base ? UniqueFd(::open(base.c_str(), O_PATH | O_NOFOLLOW | O_CLOEXEC))
+                                 : safe_open(target, base);
     if (!fd.valid()) {
         throw std::runtime_error("error opening subpath " + target.string() + ": " +
                                  errno_text(errno));
@@ -797,7 +775,7 @@ stdfs::path bind_subpath(const stdfs::path& pod_dir, const std::string& volume_n
     if (S_ISDIR(source.st_mode)) {
         stdfs::create_directories(bind);
     } else {
-        Fd file(::open(bind.c_str(), O_CREAT | O_RDONLY | O_NOFOLLOW | O_CLOEXEC, 0644));
+        UniqueFd file(::open(bind.c_str(), O_CREAT | O_RDONLY | O_NOFOLLOW | O_CLOEXEC, 0644));
         if (!file.valid()) {
             throw std::runtime_error("error creating file " + bind.string() + ": " +
                                      errno_text(errno));

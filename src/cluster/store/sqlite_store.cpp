@@ -23,6 +23,7 @@
 #include "cluster/store/sqlite.hpp"
 #include "cluster/store/store.hpp"
 #include "common/error.hpp"
+#include "common/unique_fd.hpp"
 
 namespace kcube::store {
 namespace {
@@ -230,21 +231,6 @@ class WatchImpl final : public Watch {
     std::shared_ptr<WatchState> state_;
 };
 
-// Owns a file descriptor; used to fsync the directory of a newly created store.
-class Fd {
-  public:
-    explicit Fd(int fd) : fd_(fd) {}
-    ~Fd() {
-        if (fd_ >= 0) ::close(fd_);
-    }
-    Fd(const Fd&) = delete;
-    Fd& operator=(const Fd&) = delete;
-    int get() const { return fd_; }
-
-  private:
-    int fd_;
-};
-
 class SqliteStore final : public Store {
   public:
     SqliteStore(const std::filesystem::path& file, Options options);
@@ -442,8 +428,8 @@ void SqliteStore::open_or_create() {
     }
     // The file's directory entry must be durable too, or a power loss could lose the whole
     // store along with every write acknowledged from it.
-    Fd dir(::open(file_.has_parent_path() ? file_.parent_path().c_str() : ".",
-                  O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    UniqueFd dir(::open(file_.has_parent_path() ? file_.parent_path().c_str() : ".",
+                        O_RDONLY | O_DIRECTORY | O_CLOEXEC));
     if (dir.get() >= 0) ::fsync(dir.get());
 }
 

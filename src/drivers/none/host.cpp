@@ -27,25 +27,6 @@ namespace kcube::drivers::none {
 namespace stdfs = std::filesystem;
 using Clock = std::chrono::steady_clock;
 
-UniqueFd& UniqueFd::operator=(UniqueFd&& other) noexcept {
-    if (this != &other) {
-        reset();
-        fd_ = other.release();
-    }
-    return *this;
-}
-
-int UniqueFd::release() noexcept {
-    const int fd = fd_;
-    fd_ = -1;
-    return fd;
-}
-
-void UniqueFd::reset() noexcept {
-    if (fd_ >= 0) ::close(fd_);
-    fd_ = -1;
-}
-
 std::optional<stdfs::path> find_in_path(const std::string& program) {
     if (program.empty()) return std::nullopt;
     if (program.find('/') != std::string::npos) {

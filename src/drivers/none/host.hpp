@@ -11,24 +11,9 @@
 #include <string_view>
 #include <vector>
 
+#include "common/unique_fd.hpp"
+
 namespace kcube::drivers::none {
-
-// A file descriptor, closed when it goes out of scope.
-class UniqueFd {
-  public:
-    explicit UniqueFd(int fd = -1) : fd_(fd) {}
-    ~UniqueFd() { reset(); }
-    UniqueFd(UniqueFd&& other) noexcept : fd_(other.release()) {}
-    UniqueFd& operator=(UniqueFd&& other) noexcept;
-    UniqueFd(const UniqueFd&) = delete;
-    UniqueFd& operator=(const UniqueFd&) = delete;
-    int get() const { return fd_; }
-    int release() noexcept;
-    void reset() noexcept;
-
-  private:
-    int fd_;
-};
 
 // The first executable `program` in $PATH (or `program` itself when it holds a '/').
 // PATH is what containerd, its shims and the CNI plugins use to find runc and iptables, so a
