@@ -18,6 +18,8 @@ test_packages=(python3 python3-kubernetes bind9-dnsutils dnsperf)
 # What the node runs pods with (the none driver on this host; the tests start it as root), and
 # the Service network's tools (ip for the pod bridge, nft to inspect the proxy's rules).
 runtime_packages=(containerd runc containernetworking-plugins iproute2 nftables)
+# The qemu driver: QEMU itself and qemu-img (copy-on-write disks).
+runtime_packages+=(qemu-system-x86 qemu-utils)
 
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then

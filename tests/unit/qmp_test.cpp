@@ -1,0 +1,118 @@
+// The QMP client against a real QEMU (a machine with no board: `-machine none` starts at once
+// and needs no guest).
+#include "drivers/qemu/qmp.hpp"
+
+#include <doctest/doctest.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+
+#include <boost/json.hpp>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "common/error.hpp"
+#include "drivers/none/host.hpp"
+#include "test_support.hpp"
+
+extern char** environ;
+
+using kcube::drivers::qemu::QmpClient;
+using namespace std::chrono_literals;
+
+namespace {
+
+// A QEMU process, killed and reaped when the test is done with it.
+class Qemu {
+  public:
+    explicit Qemu(const std::filesystem::path& socket) {
+        std::vector<std::string> args = {"qemu-system-x86_64",
+                                         "-machine",
+                                         "none",
+                                         "-nodefaults",
+                                         "-display",
+                                         "none",
+                                         "-qmp",
+                                         "unix:" + socket.string() + ",server=on,wait=off"};
+        std::vector<char*> argv;
+        for (auto& a : args)
+            argv.push_back(a.data());
+        argv.push_back(nullptr);
+        REQUIRE(::posix_spawnp(&pid_, argv[0], nullptr, nullptr, argv.data(), environ) == 0);
+    }
+    ~Qemu() {
+        if (pid_ > 0) {
+            ::kill(pid_, SIGKILL);
+            ::waitpid(pid_, nullptr, 0);
+        }
+    }
+    Qemu(const Qemu&) = delete;
+    Qemu& operator=(const Qemu&) = delete;
+
+    // Whether QEMU exits within `timeout` (reaped if so).
+    bool exits_within(std::chrono::milliseconds timeout) {
+        const auto deadline = std::chrono::steady_clock::now() + timeout;
+        while (std::chrono::steady_clock::now() < deadline) {
+            if (::waitpid(pid_, nullptr, WNOHANG) == pid_) {
+                pid_ = -1;
+                return true;
+            }
+            std::this_thread::sleep_for(20ms);
+        }
+        return false;
+    }
+
+  private:
+    pid_t pid_ = -1;
+};
+
+bool have_qemu() {
+    return kcube::drivers::none::find_in_path("qemu-system-x86_64").has_value();
+}
+
+}  // namespace
+
+TEST_CASE("qmp: commands, errors and quit against a real QEMU") {
+    if (!have_qemu()) {
+        FAIL(
+            "qemu-system-x86_64 is not installed (apt-get install qemu-system-x86); "
+            "scripts/install-deps.sh installs it");
+    }
+    kcube::testing::TempDir dir;
+    const auto socket = dir / "qmp.sock";
+    Qemu qemu(socket);
+    auto qmp = QmpClient::connect(socket, 10s);
+    CHECK(qmp.status() == "running");
+    qmp.execute("stop");
+    CHECK(qmp.status() == "paused");
+    const auto events = qmp.take_events();
+    REQUIRE_FALSE(events.empty());
+    CHECK(events.back().at("event").as_string() == "STOP");
+    CHECK(qmp.take_events().empty());
+    try {
+        qmp.execute("no-such-command");
+        FAIL("an unknown command was accepted");
+    } catch (const kcube::Error& e) {
+        CHECK(e.reason() == "QEMU_QMP");
+        CHECK(std::string(e.what()).find("no-such-command") != std::string::npos);
+    }
+    const auto version = qmp.execute("query-version");
+    CHECK(version.as_object().at("qemu").as_object().at("major").as_int64() >= 5);
+    qmp.execute("quit");
+    CHECK(qemu.exits_within(10s));
+    CHECK_THROWS_AS(qmp.execute("query-status", {}, 2s), kcube::Error);
+}
+
+TEST_CASE("qmp: no QEMU behind the socket is a clear error in time") {
+    kcube::testing::TempDir dir;
+    const auto started = std::chrono::steady_clock::now();
+    try {
+        QmpClient::connect(dir / "none.sock", 300ms);
+        FAIL("connected to nothing");
+    } catch (const kcube::Error& e) {
+        CHECK(e.reason() == "QEMU_QMP");
+        CHECK(std::string(e.what()).find("none.sock") != std::string::npos);
+    }
+    CHECK(std::chrono::steady_clock::now() - started < 3s);
+}
