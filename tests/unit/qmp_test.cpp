@@ -14,6 +14,7 @@
 
 #include "common/error.hpp"
 #include "drivers/none/host.hpp"
+#include "drivers/qemu/accel.hpp"
 #include "test_support.hpp"
 
 extern char** environ;
@@ -115,4 +116,31 @@ TEST_CASE("qmp: no QEMU behind the socket is a clear error in time") {
         CHECK(std::string(e.what()).find("none.sock") != std::string::npos);
     }
     CHECK(std::chrono::steady_clock::now() - started < 3s);
+}
+
+TEST_CASE("qemu accelerator: KVM only when it really works") {
+    using kcube::drivers::qemu::choose_accel;
+    using kcube::drivers::qemu::KvmFacts;
+    const KvmFacts good{true, true, true, true};
+    CHECK(choose_accel(std::nullopt, good).accel == "kvm");
+    CHECK(choose_accel(std::string("kvm"), good).accel == "kvm");
+    CHECK(choose_accel(std::string("tcg"), good).accel == "tcg");
+    // This machine kind: /dev/kvm from a paravirtual module, no vmx/svm.
+    const KvmFacts paravirtual{true, true, false, false};
+    const auto choice = choose_accel(std::nullopt, paravirtual);
+    CHECK(choice.accel == "tcg");
+    CHECK(choice.why.find("kvm_intel or kvm_amd") != std::string::npos);
+    try {
+        choose_accel(std::string("kvm"), paravirtual);
+        FAIL("forced KVM where it cannot work");
+    } catch (const kcube::Error& e) {
+        CHECK(e.reason() == "DRV_QEMU_NO_KVM");
+        CHECK(e.advice().find("--qemu-accel=tcg") != std::string::npos);
+    }
+    const KvmFacts no_access{true, false, true, true};
+    CHECK(choose_accel(std::nullopt, no_access).why.find("cannot be opened") != std::string::npos);
+    CHECK_THROWS_AS(choose_accel(std::string("hvf"), good), kcube::Error);
+    // The real host: whatever it is, the choice is made and explained.
+    const auto here = choose_accel(std::nullopt, kcube::drivers::qemu::probe_kvm());
+    CHECK((here.accel == "kvm" ? here.why.empty() : !here.why.empty()));
 }
