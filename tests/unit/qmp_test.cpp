@@ -15,6 +15,7 @@
 #include "common/error.hpp"
 #include "drivers/none/host.hpp"
 #include "drivers/qemu/accel.hpp"
+#include "drivers/qemu/qemu_command.hpp"
 #include "test_support.hpp"
 
 extern char** environ;
@@ -143,4 +144,42 @@ TEST_CASE("qemu accelerator: KVM only when it really works") {
     // The real host: whatever it is, the choice is made and explained.
     const auto here = choose_accel(std::nullopt, kcube::drivers::qemu::probe_kvm());
     CHECK((here.accel == "kvm" ? here.why.empty() : !here.why.empty()));
+}
+
+TEST_CASE("qemu command line: direct boot, virtio disks, forwards on loopback, QMP") {
+    using namespace kcube::drivers::qemu;
+    MachineSpec spec;
+    spec.name = "kcube-dev";
+    spec.accel = "tcg";
+    spec.cpus = 2;
+    spec.memory_mib = 2048;
+    spec.kernel = "/c/vmlinuz";
+    spec.initrd = "/c/initrd.img";
+    spec.kernel_args = "console=ttyS0 root=/dev/vda";
+    spec.disks = {{"/m/root.qcow2", "qcow2", false}, {"/m/seed.img", "raw", true}};
+    spec.forwards = {{40022, 22}, {40443, 8443}};
+    spec.qmp_socket = "/m/qmp.sock";
+    spec.serial_log = "/m/console.log";
+    spec.pid_file = "/m/qemu.pid";
+    const auto argv = qemu_argv(spec);
+    std::string joined;
+    for (const auto& a : argv)
+        joined += a + " ";
+    CHECK(joined.find("-machine q35,accel=tcg -cpu max -smp 2 -m 2048 ") != std::string::npos);
+    CHECK(joined.find("-kernel /c/vmlinuz -initrd /c/initrd.img ") != std::string::npos);
+    CHECK(joined.find("-append console=ttyS0 root=/dev/vda ") != std::string::npos);
+    CHECK(joined.find("file=/m/root.qcow2,format=qcow2,if=virtio,cache=unsafe,index=0 ") !=
+          std::string::npos);
+    CHECK(joined.find("file=/m/seed.img,format=raw,if=virtio,cache=unsafe,index=1,readonly=on") !=
+          std::string::npos);
+    CHECK(joined.find("hostfwd=tcp:127.0.0.1:40022-:22,hostfwd=tcp:127.0.0.1:40443-:8443") !=
+          std::string::npos);
+    CHECK(joined.find("-qmp unix:/m/qmp.sock,server=on,wait=off") != std::string::npos);
+    CHECK(joined.find("-serial file:/m/console.log") != std::string::npos);
+    CHECK(joined.find("-daemonize") != std::string::npos);
+    spec.accel = "kvm";
+    std::string kvm;
+    for (const auto& a : qemu_argv(spec))
+        kvm += a + " ";
+    CHECK(kvm.find("accel=kvm -cpu host") != std::string::npos);
 }
