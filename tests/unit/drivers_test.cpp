@@ -14,12 +14,13 @@
 #include "bootstrap/pki.hpp"
 #include "common/error.hpp"
 #include "common/fs.hpp"
+#include "drivers/host.hpp"
 #include "drivers/lifecycle.hpp"
-#include "drivers/none/host.hpp"
 #include "drivers/none/host_cleanup.hpp"
 #include "drivers/none/none_driver.hpp"
 #include "test_support.hpp"
 
+using namespace kcube::drivers;
 using namespace kcube::drivers::none;
 using kcube::Error;
 using kcube::UniqueFd;

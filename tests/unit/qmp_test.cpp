@@ -13,7 +13,7 @@
 #include <vector>
 
 #include "common/error.hpp"
-#include "drivers/none/host.hpp"
+#include "drivers/host.hpp"
 #include "drivers/qemu/accel.hpp"
 #include "drivers/qemu/qemu_command.hpp"
 #include "test_support.hpp"
@@ -70,7 +70,7 @@ class Qemu {
 };
 
 bool have_qemu() {
-    return kcube::drivers::none::find_in_path("qemu-system-x86_64").has_value();
+    return kcube::drivers::find_in_path("qemu-system-x86_64").has_value();
 }
 
 }  // namespace

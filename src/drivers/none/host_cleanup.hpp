@@ -10,7 +10,7 @@
 #include <string_view>
 #include <vector>
 
-#include "drivers/none/host.hpp"
+#include "drivers/host.hpp"
 
 namespace kcube::drivers::none {
 

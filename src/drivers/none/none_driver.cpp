@@ -19,7 +19,7 @@
 #include "common/net.hpp"
 #include "config/extra_config.hpp"
 #include "config/profile.hpp"
-#include "drivers/none/host.hpp"
+#include "drivers/host.hpp"
 #include "drivers/none/host_cleanup.hpp"
 
 namespace kcube::drivers::none {

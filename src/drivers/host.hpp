@@ -1,7 +1,7 @@
 #pragma once
-// What the none driver needs from the host it runs the node on: programs to run (iptables,
-// ctr, runc), processes it did not start itself (the node after `kcube start` has exited,
-// leftover runtimes), the host's address and free ports.
+// What the drivers need from the host (the none driver runs the node on it, the VM drivers run
+// QEMU there): programs to run (iptables, ctr, qemu-img), processes kcube did not start in this
+// invocation (the node or QEMU after `kcube start` has exited, leftover runtimes), free ports.
 #include <sys/types.h>
 
 #include <chrono>
@@ -13,7 +13,7 @@
 
 #include "common/unique_fd.hpp"
 
-namespace kcube::drivers::none {
+namespace kcube::drivers {
 
 // The first executable `program` in $PATH (or `program` itself when it holds a '/').
 // PATH is what containerd, its shims and the CNI plugins use to find runc and iptables, so a
@@ -84,4 +84,4 @@ int any_free_tcp_port();
 
 bool running_as_root();
 
-}  // namespace kcube::drivers::none
+}  // namespace kcube::drivers

@@ -1,4 +1,4 @@
-#include "drivers/none/host.hpp"
+#include "drivers/host.hpp"
 
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -23,7 +23,7 @@
 
 extern char** environ;
 
-namespace kcube::drivers::none {
+namespace kcube::drivers {
 namespace stdfs = std::filesystem;
 using Clock = std::chrono::steady_clock;
 
@@ -390,4 +390,4 @@ bool running_as_root() {
     return ::geteuid() == 0;
 }
 
-}  // namespace kcube::drivers::none
+}  // namespace kcube::drivers
