@@ -16,6 +16,7 @@
 #include "drivers/host.hpp"
 #include "drivers/qemu/accel.hpp"
 #include "drivers/qemu/qemu_command.hpp"
+#include "drivers/qemu/qemu_process.hpp"
 #include "test_support.hpp"
 
 extern char** environ;
@@ -182,4 +183,27 @@ TEST_CASE("qemu command line: direct boot, virtio disks, forwards on loopback, Q
     for (const auto& a : qemu_argv(spec))
         kvm += a + " ";
     CHECK(kvm.find("accel=kvm -cpu host") != std::string::npos);
+}
+
+TEST_CASE("qemu process: a machine that cannot start says why") {
+    using namespace kcube::drivers::qemu;
+    if (!have_qemu()) FAIL("qemu-system-x86_64 is not installed (apt-get install qemu-system-x86)");
+    kcube::testing::TempDir dir;
+    MachineSpec spec;
+    spec.name = "kcube-test";
+    spec.kernel = dir / "no-such-vmlinuz";
+    spec.initrd = dir / "no-such-initrd";
+    spec.kernel_args = "console=ttyS0";
+    spec.qmp_socket = dir / "qmp.sock";
+    spec.serial_log = dir / "console.log";
+    spec.pid_file = dir / "qemu.pid";
+    try {
+        start_qemu(spec);
+        FAIL("QEMU started without a kernel");
+    } catch (const kcube::Error& e) {
+        CHECK(e.reason() == "DRV_QEMU_START_FAILED");
+        CHECK(std::string(e.what()).find("no-such-vmlinuz") != std::string::npos);
+    }
+    CHECK_FALSE(qemu_running({}));
+    CHECK(stop_qemu({}, spec.qmp_socket, std::chrono::seconds(1)) == StopOutcome::kNotRunning);
 }
