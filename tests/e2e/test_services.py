@@ -314,6 +314,39 @@ class ServicesTest(unittest.TestCase):
                        .stdout.strip(), 30, what="the selectorless Service answering")
         self.assertEqual(name, out)
 
+        # Hand-made Endpoints: mirrored into an EndpointSlice (owned by the Endpoints).
+        self.apply({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "manual-ep"},
+                    "spec": {"ports": [{"name": "web", "port": 80, "targetPort": 8080}]}})
+        self.apply({"apiVersion": "v1", "kind": "Endpoints", "metadata": {"name": "manual-ep"},
+                    "subsets": [{"addresses": [{"ip": ip}],
+                                 "ports": [{"name": "web", "port": 8080}]}]})
+        out = wait_for(lambda: self.in_pod("wget -qO- http://manual-ep:80", check=False)
+                       .stdout.strip(), 30, what="the Service with hand-made Endpoints answering")
+        self.assertEqual(name, out)
+
+        def mirrored():
+            return self.c.kubectl_json("get", "endpointslices", "-n", NS, "-l",
+                                       "kubernetes.io/service-name=manual-ep")["items"]
+        slices = mirrored()
+        self.assertEqual(1, len(slices), slices)
+        labels = slices[0]["metadata"]["labels"]
+        self.assertEqual("endpointslicemirroring-controller.k8s.io",
+                         labels["endpointslice.kubernetes.io/managed-by"])
+        self.assertEqual("Endpoints", slices[0]["metadata"]["ownerReferences"][0]["kind"])
+        self.assertEqual([ip], slices[0]["endpoints"][0]["addresses"])
+        self.assertEqual([{"name": "web", "port": 8080, "protocol": "TCP"}], slices[0]["ports"])
+        # skip-mirror: the mirrored slice goes, and with it the Service's backend.
+        self.c.kubectl("label", "endpoints", "manual-ep", "-n", NS,
+                       "endpointslice.kubernetes.io/skip-mirror=true")
+        wait_for(lambda: not mirrored(), 30, what="the mirrored slice removed")
+        # The node's own Services are never mirrored: one slice each, the node's.
+        for svc, ns in (("kubernetes", "default"), ("kube-dns", "kube-system")):
+            own = self.c.kubectl_json("get", "endpointslices", "-n", ns, "-l",
+                                      "kubernetes.io/service-name=" + svc)["items"]
+            self.assertEqual(["node.kcube.io"],
+                             [s["metadata"]["labels"]["endpointslice.kubernetes.io/managed-by"]
+                              for s in own])
+
     def test_7_no_endpoints_refuses_promptly(self):
         ip = self.cluster_ip("web")
         self.c.kubectl("scale", "deployment/web", "-n", NS, "--replicas=0")

@@ -474,7 +474,7 @@ class Housekeeping(unittest.TestCase):
         self.assertFalse(e["conditions"]["serving"])
         self.assertEqual(e["hostname"], "db-0")
 
-    def test_service_without_selector_keeps_user_endpoints(self):
+    def test_service_without_selector_keeps_user_endpoints_and_mirrors_them(self):
         self.create({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "external"},
                      "spec": {"ports": [{"port": 5432}]}})
         self.create({"apiVersion": "v1", "kind": "Endpoints", "metadata": {"name": "external"},
@@ -489,10 +489,19 @@ class Housekeeping(unittest.TestCase):
                            timeout=TIMEOUT, what="endpoints of p")
         ep = self.get("endpoints", "external")
         self.assertEqual(ep["subsets"][0]["addresses"][0]["ip"], "192.0.2.10")
-        self.assertEqual(self.slices("external"), [])
-        # Deleting the Service leaves the user's Endpoints alone.
+        # The endpointslice controller leaves it; the mirroring controller mirrors the
+        # user's Endpoints into one slice of its own, owned by the Endpoints.
+        mirrored = self.node.wait_for(lambda: self.slices("external"), timeout=TIMEOUT,
+                                      what="the mirrored slice of external")
+        self.assertEqual(1, len(mirrored), mirrored)
+        self.assertEqual(mirrored[0]["metadata"]["labels"]["endpointslice.kubernetes.io/managed-by"],
+                         "endpointslicemirroring-controller.k8s.io")
+        self.assertEqual(mirrored[0]["endpoints"][0]["addresses"], ["192.0.2.10"])
+        self.assertEqual(mirrored[0]["metadata"]["ownerReferences"][0]["kind"], "Endpoints")
+        # Deleting the Service leaves the user's Endpoints alone; the mirror goes.
         self.node.kubectl("delete", "service", "external", "-n", self.ns)
-        time.sleep(1)
+        self.node.wait_for(lambda: not self.slices("external"), timeout=TIMEOUT,
+                           what="the mirrored slice removed with its Service")
         self.assertIsNotNone(self.get("endpoints", "external"))
 
     # ---- persistent volumes -------------------------------------------------------------

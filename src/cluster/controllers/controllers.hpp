@@ -19,6 +19,7 @@ std::unique_ptr<Controller> make_serviceaccount_controller(ControllerContext& ct
 std::unique_ptr<Controller> make_node_lifecycle_controller(ControllerContext& ctx);
 std::unique_ptr<Controller> make_endpoints_controller(ControllerContext& ctx);
 std::unique_ptr<Controller> make_endpointslice_controller(ControllerContext& ctx);
+std::unique_ptr<Controller> make_endpointslice_mirroring_controller(ControllerContext& ctx);
 std::unique_ptr<Controller> make_pv_binder_controller(ControllerContext& ctx);
 std::unique_ptr<Controller> make_taint_eviction_controller(ControllerContext& ctx);
 

@@ -31,12 +31,13 @@ ControllerManager::ControllerManager(api::ResourceService& service, ManagerOptio
     std::vector<Factory> factories;
     if (options.scheduler) factories.push_back(&scheduler::make_scheduler);
     if (options.controllers) {
-        for (Factory f : {&make_deployment_controller, &make_replicaset_controller,
-                          &make_statefulset_controller, &make_daemonset_controller,
-                          &make_job_controller, &make_cronjob_controller, &make_garbage_collector,
-                          &make_serviceaccount_controller, &make_node_lifecycle_controller,
-                          &make_endpoints_controller, &make_endpointslice_controller,
-                          &make_pv_binder_controller, &make_taint_eviction_controller}) {
+        for (Factory f :
+             {&make_deployment_controller, &make_replicaset_controller,
+              &make_statefulset_controller, &make_daemonset_controller, &make_job_controller,
+              &make_cronjob_controller, &make_garbage_collector, &make_serviceaccount_controller,
+              &make_node_lifecycle_controller, &make_endpoints_controller,
+              &make_endpointslice_controller, &make_endpointslice_mirroring_controller,
+              &make_pv_binder_controller, &make_taint_eviction_controller}) {
             factories.push_back(f);
         }
     }

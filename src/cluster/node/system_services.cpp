@@ -51,8 +51,12 @@ void write_backend(api::ResourceService& service, const std::string& ns, const s
     }
     json::object address_entry{{"ip", address}};
     if (!node_name.empty()) address_entry["nodeName"] = node_name;
+    // The node writes these Services' slices itself: the mirroring controller leaves them.
     json::object endpoints{
-        {"metadata", json::object{{"name", name}}},
+        {"metadata",
+         json::object{
+             {"name", name},
+             {"labels", json::object{{"endpointslice.kubernetes.io/skip-mirror", "true"}}}}},
         {"subsets", json::array{json::object{{"addresses", json::array{address_entry}},
                                              {"ports", std::move(endpoint_ports)}}}}};
     create_or_replace(service, "", "v1", "endpoints", ns, name, endpoints);
