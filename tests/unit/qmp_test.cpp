@@ -178,6 +178,7 @@ TEST_CASE("qemu command line: direct boot, virtio disks, forwards on loopback, Q
     CHECK(joined.find("-qmp unix:/m/qmp.sock,server=on,wait=off") != std::string::npos);
     CHECK(joined.find("-serial file:/m/console.log") != std::string::npos);
     CHECK(joined.find("-daemonize") != std::string::npos);
+    CHECK(joined.find("-no-reboot") != std::string::npos);
     spec.accel = "kvm";
     std::string kvm;
     for (const auto& a : qemu_argv(spec))

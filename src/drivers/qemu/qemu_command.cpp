@@ -26,8 +26,10 @@ std::vector<std::string> qemu_argv(const MachineSpec& spec) {
     }
     // No option ROM on the NIC: PXE boot is never used and loading it costs ~0.5 s.
     argv.insert(argv.end(), {"-netdev", netdev, "-device", "virtio-net-pci,netdev=net0,romfile="});
-    argv.insert(argv.end(), {"-device", "virtio-rng-pci", "-nodefaults", "-display", "none",
-                             "-serial", "file:" + spec.serial_log.string(), "-qmp",
+    // -no-reboot: the guest kernel runs with panic=-1, so a panic or a failed boot ends QEMU
+    // (and kcube reports it) instead of rebooting forever.
+    argv.insert(argv.end(), {"-no-reboot", "-device", "virtio-rng-pci", "-nodefaults", "-display",
+                             "none", "-serial", "file:" + spec.serial_log.string(), "-qmp",
                              "unix:" + spec.qmp_socket.string() + ",server=on,wait=off", "-pidfile",
                              spec.pid_file.string(), "-daemonize"});
     return argv;
